@@ -36,7 +36,7 @@ def describe_run(extra_packages=()):
             timespec="seconds"
         ),
         "commit": commit,
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
+        "machine": f"{platform.node()} {platform.machine()}",
         "platform": platform.platform(),
         "cpu_count": str(os.cpu_count()),
         "python": sys.version.split()[0],
