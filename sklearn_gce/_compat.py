@@ -9,7 +9,15 @@ from sklearn.utils._param_validation import (
     Interval,
     Options,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 
-__all__ = ["Interval", "Options", "StrOptions", "_fit_context", "validate_params"]
+__all__ = [
+    "Interval",
+    "Options",
+    "StrOptions",
+    "_fit_context",
+    "validate_parameter_constraints",
+    "validate_params",
+]
