@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback
 from skorch.dataset import Dataset
 from skorch.utils import data_from_dataset, is_dataset, to_numpy
 
@@ -101,6 +102,13 @@ def _stored_privately(name):
         self.__dict__[key] = value
 
     return property(getter, setter)
+
+
+_NUMPY_DTYPES = {
+    torch.float16: np.float16,
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+}
 
 
 def _softmax_float64(logits):
@@ -384,6 +392,7 @@ class GCEClassifier(NeuralNetClassifier):
         with self._seeded():
             if reset:
                 self.initialize()
+            X = self._as_network_dtype(X)
             super().partial_fit(X, y, _routing_method="fit", **fit_params)
         return self
 
@@ -409,6 +418,7 @@ class GCEClassifier(NeuralNetClassifier):
         with self._seeded():
             if first_call:
                 self.initialize()
+            X = self._as_network_dtype(X)
             super().partial_fit(X, y, **fit_params)
         return self
 
@@ -496,6 +506,46 @@ class GCEClassifier(NeuralNetClassifier):
                 "(BatchIterator merges such a batch), or drop_last=True."
             )
         return super().get_loss(y_pred, y_true, X=X, training=training)
+
+    def _set_training(self, training=True):
+        # skorch calls module.train() on every batch, which walks all submodules;
+        # only switch modules whose mode differs
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                module.train(training)
+
+    def notify(self, method_name, **cb_kwargs):
+        """Call ``method_name`` on the net and on each callback that defines it.
+
+        Same as skorch's, but callbacks that inherit skorch's no-op method are
+        skipped, which matters for the per-batch events of small networks.
+        """
+        getattr(self, method_name)(self, **cb_kwargs)
+        for method in self._callback_methods(method_name):
+            method(self, **cb_kwargs)
+
+    def _callback_methods(self, method_name):
+        callbacks = self.callbacks_
+        cached = self.__dict__.get("_notify_cache")
+        if cached is None or cached[0] is not callbacks or cached[1] != len(callbacks):
+            cached = (callbacks, len(callbacks), {})
+            self.__dict__["_notify_cache"] = cached
+        methods = cached[2].get(method_name)
+        if methods is None:
+            noop = getattr(Callback, method_name)
+            methods = [
+                getattr(cb, method_name)
+                for _, cb in callbacks
+                if getattr(type(cb), method_name, None) is not noop
+            ]
+            cached[2][method_name] = methods
+        return methods
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_notify_cache", None)
+        return state
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
@@ -589,7 +639,6 @@ class GCEClassifier(NeuralNetClassifier):
                 dtype="numeric",
                 allow_nd=True,
             )
-            X = self._as_network_dtype(X)
             y = _check_targets(y)
         if reset:
             self._reset_label_state(y, classes, X)
@@ -599,23 +648,46 @@ class GCEClassifier(NeuralNetClassifier):
         if is_dataset(X):
             return X
         if _is_torch_input(X):
-            return self._check_torch_input(X, reset=False)
-        X = validate_data(
-            self, X, reset=False, accept_sparse="csr", dtype="numeric", allow_nd=True
-        )
+            X = self._check_torch_input(X, reset=False)
+        else:
+            X = validate_data(
+                self,
+                X,
+                reset=False,
+                accept_sparse="csr",
+                dtype="numeric",
+                allow_nd=True,
+            )
         return self._as_network_dtype(X)
 
     def _as_network_dtype(self, X):
-        """Floating input (and any input of the default MLP) in the network's dtype."""
-        dtype = torch.float32
-        module = self.__dict__.get("module_")
-        if module is not None:
-            dtype = next(
-                (p.dtype for p in module.parameters() if p.is_floating_point()), dtype
-            )
-        if self.module is None or X.dtype.kind == "f":
-            X = X.astype(torch.empty((), dtype=dtype).numpy().dtype, copy=False)
-        return X
+        """Floating input (any numeric input, for the default MLP) in the
+        network's float dtype; datasets and other inputs pass unchanged."""
+        if is_dataset(X):
+            return X
+        dtype = next(
+            (p.dtype for p in self.module_.parameters() if p.is_floating_point()),
+            torch.float32,
+        )
+        cast_all = self.module is None
+
+        def cast(data):
+            if isinstance(data, torch.Tensor):
+                if data.is_floating_point() or (cast_all and not data.is_complex()):
+                    return data.to(dtype)
+                return data
+            if hasattr(data, "dtype") and hasattr(data, "astype"):
+                if data.dtype.kind == "f" or (cast_all and data.dtype.kind in "biu"):
+                    if dtype not in _NUMPY_DTYPES:  # bfloat16 has no numpy dtype
+                        return torch.as_tensor(data.astype(np.float32)).to(dtype)
+                    return data.astype(_NUMPY_DTYPES[dtype], copy=False)
+            return data
+
+        if isinstance(X, dict):
+            return {key: cast(value) for key, value in X.items()}
+        if isinstance(X, (list, tuple)):
+            return type(X)(cast(value) for value in X)
+        return cast(X)
 
     def _check_torch_input(self, X, reset):
         for tensor in _tensors_in(X):

@@ -92,6 +92,11 @@ def generative_cross_entropy(logits, target, *, reg_weight=1.0, reduction="mean"
     """
     reg_weight = _check_reg_weight(reg_weight)
     _check_reduction(reduction)
+    return _generative_cross_entropy(logits, target, reg_weight, reduction)
+
+
+def _generative_cross_entropy(logits, target, reg_weight, reduction):
+    """generative_cross_entropy with reg_weight and reduction already checked."""
     logits, target = _check_logits_and_target(logits, target)
     if reg_weight == 0.0:
         return F.cross_entropy(logits, target, reduction=reduction)
@@ -306,10 +311,24 @@ class GCELoss(_LossModule):
 
     def __init__(self, reg_weight=1.0, reduction="mean"):
         super().__init__(reduction)
-        self.reg_weight = _check_reg_weight(reg_weight)
+        self.reg_weight = reg_weight
+
+    @property
+    def reg_weight(self):
+        return self._reg_weight
+
+    @reg_weight.setter
+    def reg_weight(self, value):
+        self._reg_weight = _check_reg_weight(value)
 
     def _kwargs(self):
         return {"reg_weight": self.reg_weight}
+
+    def forward(self, logits, target):
+        # parameters were checked when set: skip checking them on every batch
+        return _generative_cross_entropy(
+            logits, target, self._reg_weight, self.reduction
+        )
 
 
 class FocalLoss(_LossModule):

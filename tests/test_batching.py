@@ -1,0 +1,143 @@
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from skorch.dataset import Dataset
+from torch.utils.data import Subset
+
+from sklearn_gce.batching import BatchIterator, batch_bounds
+
+
+@pytest.mark.parametrize(
+    "n_samples, batch_size, drop_last, expected",
+    [
+        (10, 4, False, [(0, 4), (4, 8), (8, 10)]),
+        (9, 4, False, [(0, 4), (4, 9)]),  # a last batch of one is merged
+        (9, 4, True, [(0, 4), (4, 8)]),
+        (1, 4, False, [(0, 1)]),  # nothing to merge it into
+        (5, -1, False, [(0, 5)]),
+        (0, 4, False, []),
+        (8, 4, True, [(0, 4), (4, 8)]),
+    ],
+)
+def test_batch_bounds(n_samples, batch_size, drop_last, expected):
+    assert batch_bounds(n_samples, batch_size, drop_last) == expected
+
+
+def _sizes(iterator):
+    return [len(yb) for _, yb in iterator]
+
+
+def _dataset(n=9, n_features=3):
+    X = np.arange(n * n_features, dtype=np.float32).reshape(n, n_features)
+    return X, np.arange(n)
+
+
+@pytest.mark.parametrize(
+    "to_input",
+    [
+        lambda X: X,
+        torch.from_numpy,
+        sp.csr_matrix,
+        lambda X: {"a": X, "b": torch.from_numpy(X[:, :1].copy())},
+    ],
+    ids=["numpy", "tensor", "sparse", "dict"],
+)
+def test_slices_match_a_data_loader(to_input):
+    X, y = _dataset()
+    ours = list(BatchIterator(Dataset(to_input(X), y), batch_size=4))
+    assert [len(yb) for _, yb in ours] == [4, 5]
+    Xb = ours[1][0]["a"] if isinstance(ours[1][0], dict) else ours[1][0]
+    assert isinstance(Xb, torch.Tensor)
+    np.testing.assert_array_equal(Xb.numpy(), X[4:])
+    np.testing.assert_array_equal(ours[1][1].numpy(), y[4:])
+
+
+def test_shuffle_visits_every_sample_once_per_epoch():
+    X, y = _dataset(n=50)
+    iterator = BatchIterator(Dataset(X, y), batch_size=8, shuffle=True)
+    first = np.concatenate([yb.numpy() for _, yb in iterator])
+    second = np.concatenate([yb.numpy() for _, yb in iterator])
+    assert sorted(first) == list(range(50)) == sorted(second)
+    assert not np.array_equal(first, second)
+    for Xb, yb in iterator:  # rows stay paired with their targets
+        np.testing.assert_array_equal(Xb.numpy(), X[yb.numpy()])
+
+
+def test_shuffle_follows_the_generator():
+    X, y = _dataset(n=30)
+
+    def order(seed):
+        gen = torch.Generator().manual_seed(seed)
+        iterator = BatchIterator(
+            Dataset(X, y), batch_size=8, shuffle=True, generator=gen
+        )
+        return np.concatenate([yb.numpy() for _, yb in iterator])
+
+    np.testing.assert_array_equal(order(3), order(3))
+    assert not np.array_equal(order(3), order(4))
+
+
+def test_subset_of_a_dataset_is_sliced():
+    X, y = _dataset(n=10)
+    subset = Subset(Dataset(sp.csr_matrix(X), y), [1, 3, 5, 7, 9])
+    iterator = BatchIterator(subset, batch_size=2)
+    assert iterator._arrays is not None
+    assert sp.issparse(iterator._arrays[0])  # stays sparse until batched
+    batches = list(iterator)
+    assert [len(yb) for _, yb in batches] == [2, 3]
+    np.testing.assert_array_equal(batches[1][0].numpy(), X[[5, 7, 9]])
+
+
+def test_string_targets_stay_numpy():
+    X, _ = _dataset(n=5)
+    y = np.array(list("abcab"), dtype=object)
+    (_, yb), *_ = BatchIterator(Dataset(X, y), batch_size=5)
+    assert isinstance(yb, np.ndarray) and list(yb) == list("abcab")
+
+
+def test_read_only_arrays_are_copied_not_shared():
+    X, y = _dataset()
+    X.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns about non-writable arrays
+        (Xb, _), *_ = BatchIterator(Dataset(X, y), batch_size=4)
+    Xb[0, 0] = -1.0
+    assert X[0, 0] == 0.0
+
+
+class _CustomDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return 9
+
+    def __getitem__(self, i):
+        return torch.tensor([float(i)]), i
+
+
+def test_custom_datasets_use_a_data_loader_that_merges():
+    iterator = BatchIterator(_CustomDataset(), batch_size=4)
+    assert iterator._arrays is None
+    assert _sizes(iterator) == [4, 5] and len(iterator) == 2
+
+
+def test_loader_kwargs_select_the_data_loader():
+    X, y = _dataset()
+    iterator = BatchIterator(Dataset(X, y), batch_size=4, collate_fn=None)
+    assert iterator._arrays is None
+    assert _sizes(iterator) == [4, 5]
+
+
+def test_explicit_sampler_is_respected():
+    X, y = _dataset()
+    sampler = torch.utils.data.SequentialSampler(range(9))
+    iterator = BatchIterator(Dataset(X, y), batch_size=4, sampler=sampler)
+    assert _sizes(iterator) == [4, 4, 1]
+
+
+@pytest.mark.parametrize("batch_size", [0, -2, 2.5, "4"])
+def test_bad_batch_size(batch_size):
+    X, y = _dataset()
+    with pytest.raises(ValueError, match="batch_size"):
+        BatchIterator(Dataset(X, y), batch_size=batch_size)
