@@ -39,10 +39,23 @@ def _module():
     return MLPModule(N_FEATURES, N_CLASSES, hidden_sizes=(256,))
 
 
+DEVICE = "cpu"
+
+
+def _sync():
+    if DEVICE != "cpu":
+        torch.cuda.synchronize()
+
+
 def fit_gce(X, y, epochs, criterion=GCELoss):
     GCEClassifier(
-        criterion=criterion, max_epochs=epochs, batch_size=BATCH, random_state=0
+        criterion=criterion,
+        max_epochs=epochs,
+        batch_size=BATCH,
+        random_state=0,
+        device=DEVICE,
     ).fit(X, y)
+    _sync()
 
 
 def fit_gce_ce(X, y, epochs):
@@ -61,13 +74,15 @@ def fit_skorch(X, y, epochs):
         train_split=None,
         iterator_train__shuffle=True,
         verbose=0,
+        device=DEVICE,
     ).fit(X, y)
+    _sync()
 
 
 def fit_by_hand(X, y, epochs):
     torch.manual_seed(0)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
-    model = _module()
+    model = _module().to(DEVICE)
     criterion = GCELoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
@@ -76,9 +91,12 @@ def fit_by_hand(X, y, epochs):
         for start in range(0, len(X), BATCH):
             index = order[start : start + BATCH]
             optimizer.zero_grad()
-            loss = criterion(model(X.index_select(0, index)), y.index_select(0, index))
+            Xb = X.index_select(0, index).to(DEVICE)
+            yb = y.index_select(0, index).to(DEVICE)
+            loss = criterion(model(Xb), yb)
             loss.backward()
             optimizer.step()
+    _sync()
 
 
 CANDIDATES = {
@@ -110,8 +128,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
 
     times = run(args.rounds, args.epochs)
     steps = args.epochs * -(-N_SAMPLES // BATCH)
@@ -143,7 +164,9 @@ def main():
     print(table)
     if args.out:
         with open(args.out, "w") as f:
-            f.write(markdown_header("Training speed", describe_run()))
+            info = describe_run()
+            info["device"] = args.device
+            f.write(markdown_header("Training speed", info))
             f.write(
                 f"\n{N_SAMPLES} x {N_FEATURES}, {N_CLASSES} classes, MLP 64-256-10, "
                 f"batch {BATCH}, Adam, {args.epochs} epochs per fit, {args.rounds} "

@@ -334,3 +334,34 @@ def test_baseline_criteria_validate_gamma(cls):
     with pytest.raises(ValueError, match="gamma"):
         cls(gamma=-1.0)
     assert "gamma=2.0" in repr(cls(gamma=2.0))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("batch, n_classes", [(128, 10), (1024, 1000)])
+def test_cuda_matches_cpu(batch, n_classes):
+    z_np, y_np = _random_problem(batch, n_classes, 3.0, seed=8)
+    values, grads = [], []
+    for device in ("cpu", "cuda"):
+        z = torch.tensor(z_np, device=device, requires_grad=True)
+        loss = generative_cross_entropy(z, torch.tensor(y_np, device=device))
+        loss.backward()
+        values.append(loss.item())
+        grads.append(z.grad.cpu().numpy())
+    assert abs(values[0] - values[1]) < 1e-10
+    assert _rel_err(grads[1], grads[0]) < 1e-9
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_autocast():
+    layer = torch.nn.Linear(8, 4).cuda()
+    x = torch.randn(256, 8, device="cuda") * 50
+    y = torch.randint(0, 4, (256,), device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        logits = layer(x)
+        loss = GCELoss()(logits, y)
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    expected = _ref_gce(logits.detach().double().cpu().numpy(), y.cpu().numpy(), 1.0)
+    assert abs(loss.item() - expected.mean()) < 1e-5 * max(1.0, abs(expected.mean()))
