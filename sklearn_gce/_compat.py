@@ -6,10 +6,21 @@ in 1.6); keeping every such import here means one file to fix when it does.
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     Options,
     StrOptions,
     validate_params,
 )
+from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
-__all__ = ["Interval", "Options", "StrOptions", "_fit_context", "validate_params"]
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "Options",
+    "StrOptions",
+    "_check_method_params",
+    "_check_sample_weight",
+    "_fit_context",
+    "validate_params",
+]

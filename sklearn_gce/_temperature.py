@@ -308,6 +308,10 @@ def fit_adaptive_temperatures(
     t_global, curvature = _fit_global(logits, top, gap, sample_weight)
 
     if strategy == "quantile":
+        # equal-mass bins: no more of them than min_samples_per_bin allows
+        total = n_samples if sample_weight is None else sample_weight.sum()
+        if min_samples_per_bin > 0:
+            n_bins = int(max(1, min(n_bins, total // min_samples_per_bin)))
         edges = quantile_edges(confidence, n_bins, sample_weight)
     else:
         edges = uniform_edges(n_bins, n_classes)
