@@ -503,7 +503,7 @@ def test_row_sum_tolerance():
     ],
 )
 def test_bad_values_are_found_in_any_block(monkeypatch, dtype, scale, value, message):
-    monkeypatch.setattr(_calibration_error, "_BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 512)
     y_true, y_prob = random_problem(17, n_samples=1000, n_classes=5, dtype=dtype)
     expected_calibration_error(y_true, y_prob)
     y_prob[997] *= scale
@@ -516,8 +516,41 @@ def test_bad_values_are_found_in_any_block(monkeypatch, dtype, scale, value, mes
 def test_blocks_give_the_same_result_as_one_block(monkeypatch):
     y_true, y_prob = random_problem(18, n_samples=1000, n_classes=5)
     whole = expected_calibration_error(y_true, y_prob)
-    monkeypatch.setattr(_calibration_error, "_BLOCK_ELEMENTS", 37)
+    monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 300)
     assert expected_calibration_error(y_true, y_prob) == whole
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 7, 10, 15, 49, 100, 1000])
+def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
+    edges = np.linspace(0, 1, n_bins + 1)
+    around = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 1)])
+    values = np.clip(
+        np.concatenate([around, np.random.default_rng(n_bins).random(1000)]), 0, 1
+    )
+    for dtype in (np.float64, np.float32):
+        values = values.astype(dtype).astype(np.float64)
+        np.testing.assert_array_equal(
+            _calibration_error._assign_bins(values, edges, "uniform"),
+            _calibration_error._assign_bins(values, edges, "quantile"),
+        )
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 0, 3, 7]),
+        np.array([3, 0, 3, 7], dtype=np.uint8),
+        np.array([-2, 5, 5]),
+        np.array([10**12, 1, 1]),
+        np.array([True, False, True]),
+        np.array(["b", "a", "b"]),
+        np.array([0.5, 0.25, 0.5]),
+    ],
+)
+def test_unique_labels_equal_numpy_unique(y):
+    got = _calibration_error._unique(y)
+    np.testing.assert_array_equal(got, np.unique(y))
+    assert got.dtype == y.dtype
 
 
 def test_no_copy_of_the_probability_matrix():

@@ -16,9 +16,9 @@ from sklearn_gce._compat import Interval, StrOptions, validate_params
 # probabilities computed in float32 (a torch softmax) pass once cast to float64.
 SUM_TOLERANCE = float(np.sqrt(np.finfo(np.float32).eps))
 
-# Elements of ``y_prob`` validated per block: a block and its temporaries stay
-# in the CPU cache, so the whole array is read from memory once.
-_BLOCK_ELEMENTS = 1 << 17
+# Bytes of ``y_prob`` validated per block: a block stays in the CPU cache
+# between the passes over it, so the whole array is read from memory once.
+_BLOCK_BYTES = 1 << 20
 
 _PARAMETER_CONSTRAINTS = {
     "y_true": ["array-like"],
@@ -122,7 +122,7 @@ def _check_sample_weight(sample_weight, y_true):
 
 def _check_classes(y_true, labels, n_columns):
     """The sorted class labels that the columns of ``y_prob`` stand for."""
-    present = np.unique(y_true)
+    present = _unique(y_true)
     if labels is None:
         if present.size != n_columns:
             raise ValueError(
@@ -151,34 +151,57 @@ def _check_classes(y_true, labels, n_columns):
     return classes
 
 
-def _row_sums(block):
-    return block @ np.ones(block.shape[1], dtype=block.dtype)
+def _unique(y):
+    """``numpy.unique``, in O(n) for small non-negative integers (the usual case)."""
+    if y.dtype.kind in "iu" and y.min() >= 0 and y.max() <= 2 * y.size + 1024:
+        return np.flatnonzero(np.bincount(y)).astype(y.dtype)
+    return np.unique(y)
+
+
+def _row_sums(block, out=None):
+    # einsum: as fast as a BLAS matvec here, without BLAS threads (which
+    # stall badly on a busy machine)
+    return np.einsum("ij->i", block, out=out)
 
 
 def _scan_rows(y_prob):
     """Validate a 2-D ``y_prob`` and return its top-label confidence and column.
 
     One pass over blocks of rows computes the argmax, the row sums and the
-    minimum: NaN and infinity propagate into at least one of them, so they are
+    minimum; NaN and infinity propagate into at least one of them, so they are
     the whole validation, and no N x K temporary is created.
     """
     n_samples, n_classes = y_prob.shape
+    step = max(1, _BLOCK_BYTES // (n_classes * y_prob.itemsize))
+    starts = range(0, n_samples, step)
     confidence = np.empty(n_samples, dtype=np.float64)
     predicted = np.empty(n_samples, dtype=np.intp)
-    step = max(1, _BLOCK_ELEMENTS // n_classes)
-    for start in range(0, n_samples, step):
+    row_sums = np.empty(n_samples, dtype=y_prob.dtype)
+    block_min = np.empty(len(starts), dtype=y_prob.dtype)
+    flat_row_starts = np.arange(step) * n_classes
+    for i, start in enumerate(starts):
         block = y_prob[start : start + step]
+        rows = slice(start, start + len(block))
         top = block.argmax(axis=1)  # a NaN, if any, is the argmax of its row
-        top_prob = np.take_along_axis(block, top[:, None], axis=1)[:, 0]
-        valid = (
-            block.min() >= 0
-            and np.all(top_prob <= 1)
-            and np.all(np.abs(_row_sums(block) - 1) <= SUM_TOLERANCE)
-        )
-        if not valid:
-            _raise_invalid_probabilities(block, start)
-        confidence[start : start + len(block)] = top_prob
-        predicted[start : start + len(block)] = top
+        predicted[rows] = top
+        if block.flags.c_contiguous:
+            confidence[rows] = block.reshape(-1)[flat_row_starts[: len(block)] + top]
+        else:
+            confidence[rows] = np.take_along_axis(block, top[:, None], axis=1)[:, 0]
+        _row_sums(block, out=row_sums[rows])
+        block_min[i] = block.min()
+    valid = (
+        block_min.min() >= 0
+        and confidence.max() <= 1
+        and row_sums.min() >= 1 - SUM_TOLERANCE
+        and row_sums.max() <= 1 + SUM_TOLERANCE
+    )
+    if not valid:
+        row_ok = (confidence <= 1) & (np.abs(row_sums - 1) <= SUM_TOLERANCE)
+        bad_blocks = np.flatnonzero(~(block_min >= 0)).tolist()
+        bad_blocks += (np.flatnonzero(~row_ok)[:1] // step).tolist()
+        start = starts[min(bad_blocks)]
+        _raise_invalid_probabilities(y_prob[start : start + step], start)
     return confidence, predicted
 
 
@@ -196,7 +219,7 @@ def _raise_invalid_probabilities(block, start, check_sums=True):
         )
     if check_sums:
         sums = _row_sums(block)
-        row = np.flatnonzero(np.abs(sums - 1) > SUM_TOLERANCE)[0]
+        row = np.argmax(np.abs(sums - 1) > SUM_TOLERANCE)
         raise ValueError(
             f"Each row of y_prob must sum to 1 (within {SUM_TOLERANCE:.1e}); "
             f"row {start + row} sums to {sums[row]:.6g}. Pass probabilities "
@@ -224,19 +247,30 @@ def _bin_edges(values, sample_weight, n_bins, strategy):
     return np.concatenate(([0.0], inner, [1.0]))
 
 
-def _assign_bins(values, edges):
+def _assign_bins(values, edges, strategy="quantile"):
     """Bin of each value: the number of inner edges at or below it."""
-    return np.searchsorted(edges[1:-1], values, side="right")
+    if strategy != "uniform":
+        return np.searchsorted(edges[1:-1], values, side="right")
+    # Same result, faster: floor(value * B) is off by at most one near an
+    # edge, and comparing with the two edges of the guessed bin corrects it.
+    n_bins = len(edges) - 1
+    ids = (values * n_bins).astype(np.intp)
+    np.minimum(ids, n_bins - 1, out=ids)
+    ids -= values < edges[ids]
+    ids += values >= np.append(edges[1:-1], np.inf)[ids]
+    return ids
 
 
 def _bin(values, hits, sample_weight, n_bins, strategy):
     """Weighted per-bin sums of ``values`` (confidences) and ``hits`` (0/1)."""
     edges = _bin_edges(values, sample_weight, n_bins, strategy)
-    ids = _assign_bins(values, edges)
+    ids = _assign_bins(values, edges, strategy)
     if sample_weight is None:
-        weight = np.bincount(ids, minlength=n_bins).astype(np.float64)
+        # one integer count of (bin, hit) pairs gives both counts and hits
+        counts = np.bincount(ids + n_bins * hits, minlength=2 * n_bins)
+        weight = (counts[:n_bins] + counts[n_bins:]).astype(np.float64)
+        hit_sum = counts[n_bins:].astype(np.float64)
         confidence_sum = np.bincount(ids, weights=values, minlength=n_bins)
-        hit_sum = np.bincount(ids, weights=hits, minlength=n_bins)
     else:
         weight = np.bincount(ids, weights=sample_weight, minlength=n_bins)
         confidence_sum = np.bincount(
