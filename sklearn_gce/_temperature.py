@@ -15,11 +15,13 @@ from scipy.optimize import minimize_scalar
 
 # Same search interval as scikit-learn's temperature scaling (there on log 1/T).
 LOG_TEMPERATURE_BOUNDS = (-10.0, 10.0)
-_XATOL = 1e-10
-# Step in log T for the finite-difference curvature of the global loss.
+_XATOL = 1e-6
+# Step in log T for the finite-difference curvature of a bin's loss.
 _CURVATURE_STEP = 1e-2
-# Half-width, in log T, of the first (narrow) search around a good guess.
+# Half-width, in log T, of the first (narrow) search around a good guess:
+# a bin's temperature, around the global one; the global one, around a pilot's.
 _BRACKET = 1.0
+_PILOT_BRACKET = 0.1
 _EDGE = 1e-6
 # The global temperature is first estimated on about this many rows.
 _PILOT_ROWS = 100_000
@@ -230,14 +232,14 @@ class TemperedNLL:
         return float(total)
 
 
-def fit_log_temperature(objective, around=None):
+def fit_log_temperature(objective, around=None, half_width=_BRACKET):
     """Minimise ``objective(t)`` over ``t = log T`` in ``LOG_TEMPERATURE_BOUNDS``.
 
     A bounded Brent search (:func:`scipy.optimize.minimize_scalar`), so no
     gradient is needed, and every temperature is finite and positive. With
-    ``around``, the search first runs on ``around +/- 1``, which takes fewer
-    loss evaluations, and reruns on the full interval if its minimiser ends
-    on an edge of the narrow one.
+    ``around``, the search first runs on ``around +/- half_width``, which
+    takes fewer loss evaluations, and reruns on the full interval if its
+    minimiser ends on an edge of the narrow one.
 
     Returns
     -------
@@ -247,7 +249,7 @@ def fit_log_temperature(objective, around=None):
     """
     low, high = LOG_TEMPERATURE_BOUNDS
     if around is not None:
-        narrow = (max(low, around - _BRACKET), min(high, around + _BRACKET))
+        narrow = (max(low, around - half_width), min(high, around + half_width))
         t, value = _bounded_minimum(objective, narrow)
         on_edge = (t - narrow[0] < _EDGE and narrow[0] > low) or (
             narrow[1] - t < _EDGE and narrow[1] < high
@@ -271,10 +273,10 @@ def fit_adaptive_temperatures(
     n_bins,
     strategy="quantile",
     min_samples_per_bin=1,
-    shrinkage=0.0,
+    shrinkage=True,
     sample_weight=None,
 ):
-    """Fit one temperature per confidence bin, shrunk toward the global one.
+    """Fit one temperature per confidence bin, pooled toward the global one.
 
     Parameters
     ----------
@@ -288,10 +290,12 @@ def fit_adaptive_temperatures(
         Equal-weight bins, or equal-width bins over ``[1/n_classes, 1]``.
     min_samples_per_bin : float, default=1
         Bins with less total sample weight are merged into a neighbour.
-    shrinkage : float, default=0.0
-        Strength of the Gaussian prior on ``log T_b`` centred at the global
-        ``log T``, in units of "average samples" (see
-        ``AdaptiveTemperatureScaling``).
+    shrinkage : bool, default=True
+        Give each bin its most probable log-temperature under the prior
+        ``N(t_global, tau2)``, with ``tau2`` from :func:`between_bin_variance`
+        (``tau2 = 0`` gives every bin the global temperature). Otherwise each
+        bin keeps its own, except bins with a nearly flat loss, which get the
+        global one.
     sample_weight : ndarray of shape (n_samples,), default=None
 
     Returns
@@ -303,60 +307,130 @@ def fit_adaptive_temperatures(
     global_temperature : float
         The temperature of ordinary (one-bin) temperature scaling.
     """
-    n_samples, n_classes = logits.shape
     top, gap, confidence = logit_statistics(logits, y)
-    t_global, curvature = _fit_global(logits, top, gap, sample_weight)
+    t_global = _fit_global(logits, top, gap, sample_weight)
+    edges = confidence_edges(
+        confidence,
+        n_bins,
+        n_classes=logits.shape[1],
+        strategy=strategy,
+        min_weight=min_samples_per_bin,
+        sample_weight=sample_weight,
+    )
+    if len(edges) == 0:
+        return edges, np.array([np.exp(t_global)]), float(np.exp(t_global))
 
+    bins = bin_confidences(confidence, edges)
+    order = np.argsort(bins, kind="stable")
+    splits = np.cumsum(np.bincount(bins, minlength=len(edges) + 1))[:-1]
+    bin_rows = np.split(order, splits)
+
+    def bin_loss(rows):
+        return TemperedNLL(logits, top, gap, sample_weight, rows)
+
+    own = np.array([_fit_bin(bin_loss(rows), t_global) for rows in bin_rows])
+    t_own, variances = own[:, 0], own[:, 1]
+    if not shrinkage:
+        t_bins = np.where(np.isfinite(variances), t_own, t_global)
+    elif (tau2 := between_bin_variance(t_own, variances)) == 0.0:
+        t_bins = np.full(len(bin_rows), t_global)
+    else:
+        t_bins = np.array(
+            [
+                _fit_bin_map(bin_loss(rows), t_global, tau2, t)
+                for rows, t in zip(bin_rows, t_own)
+            ]
+        )
+    return edges, np.exp(t_bins), float(np.exp(t_global))
+
+
+def confidence_edges(
+    confidence, n_bins, *, n_classes, strategy, min_weight, sample_weight=None
+):
+    """Inner bin edges, with every bin holding at least ``min_weight``.
+
+    Equal-mass bins are first limited to ``total weight // min_weight``
+    bins; then :func:`merge_small_bins` handles what ties or equal-width
+    bins leave too small.
+    """
     if strategy == "quantile":
-        # equal-mass bins: no more of them than min_samples_per_bin allows
-        total = n_samples if sample_weight is None else sample_weight.sum()
-        if min_samples_per_bin > 0:
-            n_bins = int(max(1, min(n_bins, total // min_samples_per_bin)))
+        total = len(confidence) if sample_weight is None else sample_weight.sum()
+        if min_weight > 0:
+            n_bins = int(max(1, min(n_bins, total // min_weight)))
         edges = quantile_edges(confidence, n_bins, sample_weight)
     else:
         edges = uniform_edges(n_bins, n_classes)
     bins = bin_confidences(confidence, edges)
-    bin_weight = np.bincount(bins, weights=sample_weight, minlength=len(edges) + 1)
-    edges = merge_small_bins(edges, bin_weight, min_samples_per_bin)
-    if len(edges) == 0:
-        return edges, np.array([np.exp(t_global)]), float(np.exp(t_global))
-
-    strength = shrinkage * curvature
-    bins = bin_confidences(confidence, edges)
-    order = np.argsort(bins, kind="stable")
-    splits = np.cumsum(np.bincount(bins, minlength=len(edges) + 1))[:-1]
-    log_temperatures = []
-    for rows in np.split(order, splits):
-        nll = TemperedNLL(logits, top, gap, sample_weight, rows=rows)
-
-        def objective(t, nll=nll):
-            return nll(t) + 0.5 * strength * (t - t_global) ** 2
-
-        log_temperatures.append(fit_log_temperature(objective, around=t_global)[0])
-    return edges, np.exp(log_temperatures), float(np.exp(t_global))
+    weight = np.bincount(bins, weights=sample_weight, minlength=len(edges) + 1)
+    return merge_small_bins(edges, weight, min_weight)
 
 
 def _fit_global(logits, top, gap, sample_weight):
-    """Global log-temperature and the mean per-sample curvature of its loss.
+    """Global log-temperature on all rows.
 
-    Both are first found on a pilot of at most about ``_PILOT_ROWS`` evenly
-    spaced rows; the pilot's minimiser then brackets the search on all rows.
+    On many rows, a first fit on about ``_PILOT_ROWS`` evenly spaced rows
+    brackets the search, which then needs fewer passes over all the rows.
     """
     n_samples = logits.shape[0]
-    stride = max(1, n_samples // _PILOT_ROWS)
-    pilot_rows = None if stride == 1 else np.arange(0, n_samples, stride)
-    pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
-    t_pilot, value = _bounded_minimum(pilot, LOG_TEMPERATURE_BOUNDS)
-
-    h = _CURVATURE_STEP
-    second = (pilot(t_pilot + h) - 2.0 * value + pilot(t_pilot - h)) / h**2
-    weight = sample_weight if sample_weight is not None else np.ones(n_samples)
-    pilot_weight = weight[slice(None) if pilot_rows is None else pilot_rows].sum()
-    curvature = max(second, 0.0) / pilot_weight if pilot_weight > 0 else 0.0
-    if pilot_rows is None:
-        return t_pilot, curvature
     full = TemperedNLL(logits, top, gap, sample_weight)
-    return fit_log_temperature(full, around=t_pilot)[0], curvature
+    stride = n_samples // _PILOT_ROWS
+    if stride < 2:
+        return fit_log_temperature(full)[0]
+    pilot_rows = np.arange(0, n_samples, stride)
+    pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
+    around = fit_log_temperature(pilot)[0]
+    return fit_log_temperature(full, around=around, half_width=_PILOT_BRACKET)[0]
+
+
+def _fit_bin(nll, t_global):
+    """A bin's own log-temperature and its variance (inverse curvature).
+
+    The variance is infinite when the bin's loss is almost flat (curvature
+    below 1, a standard error above 1 in log T), as when every sample in it
+    is right, or every one wrong: such a bin cannot say which temperature
+    it needs.
+    """
+    t, value = fit_log_temperature(nll, around=t_global)
+    h = _CURVATURE_STEP
+    curvature = (nll(t + h) - 2.0 * value + nll(t - h)) / h**2
+    return t, 1.0 / curvature if curvature > 1.0 else np.inf
+
+
+def between_bin_variance(t_bins, variances):
+    """DerSimonian and Laird's estimate of the spread of true log-temperatures.
+
+    Each bin's own estimate ``t_bins[b]`` has variance ``variances[b]``
+    (infinite for bins that do not enter the estimate). The method of
+    moments compares the scatter of the estimates with what their variances
+    alone would give; 0 means the bins differ no more than their noise
+    explains.
+
+    Returns
+    -------
+    tau2 : float
+        >= 0; 0 with fewer than two informative bins.
+    """
+    informative = np.isfinite(variances)
+    if informative.sum() < 2:
+        return 0.0
+    w, t = 1.0 / variances[informative], t_bins[informative]
+    centre = w @ t / w.sum()
+    q = w @ (t - centre) ** 2
+    return float(max(0.0, (q - (len(t) - 1)) / (w.sum() - (w @ w) / w.sum())))
+
+
+def _fit_bin_map(nll, t_global, tau2, t_own):
+    """A bin's log-temperature under the prior ``N(t_global, tau2)``.
+
+    The loss is unimodal with its minimum at ``t_own`` and the prior's
+    is at ``t_global``, so the minimum of their sum lies between the two.
+    """
+
+    def objective(t):
+        return nll(t) + 0.5 * (t - t_global) ** 2 / tau2
+
+    low, high = sorted([t_own, t_global])
+    return _bounded_minimum(objective, (low - _XATOL, high + _XATOL))[0]
 
 
 def tempered_softmax(logits, inner_edges, temperatures):

@@ -62,7 +62,7 @@ _ATS_PARAMETER_CONSTRAINTS = {
     "n_bins": [Interval(Integral, 1, None, closed="left")],
     "strategy": [StrOptions({"quantile", "uniform"})],
     "min_samples_per_bin": [Interval(Real, 0, None, closed="left")],
-    "shrinkage": [Interval(Real, 0, None, closed="left")],
+    "shrinkage": ["boolean"],
 }
 
 
@@ -77,27 +77,45 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     (Ji et al., 2019).
 
     With logits :math:`z \in \mathbb{R}^K`, confidence
-    :math:`c(z) = \max_k \mathrm{softmax}(z)_k` and per-sample loss
-    :math:`\ell_i(t) = -\log \mathrm{softmax}(z_i e^{-t})_{y_i}`:
+    :math:`c(z) = \max_k \mathrm{softmax}(z)_k`, per-sample loss
+    :math:`\ell_i(t) = -\log \mathrm{softmax}(z_i e^{-t})_{y_i}` and sample
+    weights :math:`w_i`:
 
-    .. math::
+    1. the global log-temperature is
+       :math:`t_g = \arg\min_t \sum_i w_i \ell_i(t)`;
+    2. bin edges :math:`e_b` are weighted quantiles of the calibration
+       confidences (``strategy="quantile"``) or equally spaced on
+       :math:`[1/K, 1]` (``"uniform"``); bin :math:`b` holds the confidences
+       in :math:`(e_b, e_{b+1}]`;
+    3. each bin's own log-temperature and its variance are
 
-        t_g = \arg\min_t \sum_i w_i \ell_i(t), \qquad
-        t_b = \arg\min_t \sum_{i:\, c(z_i) \in (e_b, e_{b+1}]} w_i \ell_i(t)
-              + \frac{\lambda}{2} (t - t_g)^2,
+       .. math::
 
-    .. math::
+           \hat t_b = \arg\min_t L_b(t), \quad
+           L_b(t) = \sum_{i:\, c(z_i) \in (e_b, e_{b+1}]} w_i \ell_i(t), \quad
+           v_b = 1 / L_b''(\hat t_b);
 
-        \hat p(z) = \mathrm{softmax}\left(z / e^{t_{b(z)}}\right),
+    4. with ``shrinkage=True``, the spread :math:`\tau^2` of the true
+       log-temperatures around :math:`t_g` is estimated from the
+       :math:`(\hat t_b, v_b)` by DerSimonian and Laird's random-effects
+       method, and each bin gets its most probable log-temperature under the
+       prior :math:`\mathcal{N}(t_g, \tau^2)`:
 
-    where the edges :math:`e_b` are weighted quantiles of the calibration
-    confidences (``strategy="quantile"``) or equally spaced on
-    :math:`[1/K, 1]` (``"uniform"``), :math:`b(z)` is the bin holding
-    :math:`c(z)`, and :math:`\lambda = s \, \bar h`: ``shrinkage`` :math:`s`
-    times the mean per-sample curvature :math:`\bar h` of the global loss at
-    :math:`t_g`, so the prior weighs as much as :math:`s` average samples.
-    Each :math:`t` is found by a bounded Brent search on
-    :math:`[-10, 10]` (no gradients). Dividing logits by a positive
+       .. math::
+
+           t_b = \arg\min_t L_b(t) + \frac{(t - t_g)^2}{2 \tau^2}, \qquad
+           \hat p(z) = \mathrm{softmax}\left(z / e^{t_{b(z)}}\right),
+
+       where :math:`b(z)` is the bin of :math:`c(z)`. When the bins differ
+       no more than their noise explains, :math:`\tau^2 = 0`, every
+       :math:`t_b = t_g` and ATS is ordinary temperature scaling: it costs
+       nothing on well-specified data.
+
+    Every :math:`t` comes from a bounded Brent search on :math:`[-10, 10]`
+    (no gradients), so temperatures are finite and positive. A bin whose
+    loss is almost flat (:math:`L_b'' < 1`, as when all its samples are
+    right, or all wrong) does not enter :math:`\tau^2`; the prior keeps its
+    temperature moderate. Dividing logits by a positive
     temperature never changes their argmax, so accuracy is unchanged. With
     ``n_bins=1`` this is ordinary temperature scaling.
 
@@ -109,16 +127,17 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         Equal-mass bins (weighted quantiles) or equal-width bins over
         :math:`[1/K, 1]`.
     min_samples_per_bin : float, default=50
-        A bin holding less sample weight is merged into its lighter
-        neighbour, repeatedly. When fewer bins than ``n_bins`` result (too
-        few samples, or too few distinct confidences), a ``UserWarning``
-        says so and the fit goes on with the bins formed (one bin is
-        ordinary temperature scaling).
-    shrinkage : float, default=10.0
-        Strength :math:`s` of the pull of each bin's log-temperature toward
-        the global one, in average samples. It keeps small bins, and bins
-        where every sample is right (or wrong), at moderate temperatures.
-        ``0`` fits every bin alone.
+        Equal-mass bins are limited to ``total weight // min_samples_per_bin``
+        bins, and any bin holding less weight is merged into its lighter
+        neighbour. When fewer bins than ``n_bins`` result (too few samples,
+        or too few distinct confidences), a ``UserWarning`` says so and the
+        fit goes on with the bins formed (one bin is ordinary temperature
+        scaling).
+    shrinkage : bool, default=True
+        Pool the bins' log-temperatures toward the global one (step 4).
+        ``False`` keeps each bin's own :math:`\hat t_b` (bin-wise temperature
+        scaling), except that a bin with an almost flat loss gets
+        :math:`t_g`.
 
     Attributes
     ----------
@@ -144,9 +163,9 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     Notes
     -----
     Sample weights are frequency weights: a bin's size is the sum of its
-    weights. On more than 200 000 samples, :math:`\bar h` and a first guess
-    of :math:`t_g` come from a pilot of about 100 000 evenly spaced rows;
-    :math:`t_g` itself is always fitted on all rows.
+    weights. On 200 000 samples or more, a first fit on about 100 000 evenly
+    spaced rows narrows the search for :math:`t_g`, which is still fitted on
+    all rows.
 
     References
     ----------
@@ -156,6 +175,8 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     .. [2] B. Ji, H. Jung, J. Yoon, K. Kim, Y. Shin, "Bin-wise Temperature
        Scaling (BTS): Improvement in Confidence Calibration Performance
        through Simple Scaling Techniques", ICCV Workshops, 2019.
+    .. [3] R. DerSimonian, N. Laird, "Meta-analysis in clinical trials",
+       Controlled Clinical Trials 7(3), 1986.
 
     Examples
     --------
@@ -177,7 +198,7 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     _parameter_constraints: dict = dict(_ATS_PARAMETER_CONSTRAINTS)
 
     def __init__(
-        self, *, n_bins=15, strategy="quantile", min_samples_per_bin=50, shrinkage=10.0
+        self, *, n_bins=15, strategy="quantile", min_samples_per_bin=50, shrinkage=True
     ):
         self.n_bins = n_bins
         self.strategy = strategy
@@ -433,9 +454,9 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     min_samples_per_bin : float, default=50
         Smaller bins are merged into a neighbour (with a ``UserWarning`` when
         fewer than ``n_bins`` bins result).
-    shrinkage : float, default=10.0
-        Pull of each bin's log-temperature toward the global one, in
-        average samples.
+    shrinkage : bool, default=True
+        Pool the bins' log-temperatures toward the global one, as much as
+        their spread and noise call for (empirical Bayes).
 
     Attributes
     ----------
@@ -502,7 +523,7 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n_jobs=None,
         ensemble="auto",
         min_samples_per_bin=50,
-        shrinkage=10.0,
+        shrinkage=True,
     ):
         self.estimator = estimator
         self.n_bins = n_bins

@@ -151,7 +151,7 @@ def _step_temperature(confidence):
 def test_bins_recover_confidence_dependent_temperatures():
     logits, y = make_tempered_logits(40000, 5, _step_temperature, random_state=0)
     edges, temperatures, global_t = ts.fit_adaptive_temperatures(
-        logits, y, n_bins=8, min_samples_per_bin=50, shrinkage=10.0
+        logits, y, n_bins=8, min_samples_per_bin=50
     )
     centres = np.r_[0.2, edges] + np.diff(np.r_[0.2, edges, 1.0]) / 2
     far = np.abs(centres - 0.6) > 0.1  # bins that do not straddle the step
@@ -159,47 +159,67 @@ def test_bins_recover_confidence_dependent_temperatures():
     assert 0.5 < global_t < 2.0
 
 
-@pytest.mark.parametrize("shrinkage, low, high", [(0.0, 0, 0.05), (10.0, 0.2, 2)])
-def test_bin_of_only_correct_samples(shrinkage, low, high):
-    # the most confident third of the samples are all right: alone, their
-    # loss keeps falling as T -> 0; the prior holds their temperature near
-    # the global one
-    logits, y = make_tempered_logits(3000, 3, 1.0, random_state=0)
-    top, _, confidence = ts.logit_statistics(logits, y)
-    confident = confidence > np.quantile(confidence, 2 / 3)
-    y[confident] = logits[confident].argmax(axis=1)
-    _, temperatures, _ = ts.fit_adaptive_temperatures(
-        logits, y, n_bins=3, shrinkage=shrinkage
+@pytest.mark.parametrize("n_bins", [5, 30])
+def test_one_true_temperature_pools_to_temperature_scaling(n_bins):
+    logits, y = make_tempered_logits(5000, 5, 1.7, random_state=0)
+    _, temperatures, global_t = ts.fit_adaptive_temperatures(
+        logits, y, n_bins=n_bins, min_samples_per_bin=50
     )
-    assert np.isfinite(temperatures).all() and (temperatures > 0).all()
-    assert low < temperatures[-1] < high
+    assert len(temperatures) == n_bins
+    assert_allclose(temperatures, global_t, rtol=0.02)
+    _, alone, _ = ts.fit_adaptive_temperatures(
+        logits, y, n_bins=n_bins, min_samples_per_bin=50, shrinkage=False
+    )
+    assert np.ptp(np.log(alone)) > 5 * np.ptp(np.log(temperatures))
 
 
-def test_bin_of_only_wrong_samples_stays_finite():
+def test_between_bin_variance():
+    variances = np.full(4, 0.01)
+    assert ts.between_bin_variance(np.zeros(4), variances) == 0.0
+    # spread well beyond the noise: about the spread itself, minus the noise
+    t = np.array([-1.0, 0.0, 1.0, 2.0])
+    assert ts.between_bin_variance(t, variances) == pytest.approx(
+        np.var(t, ddof=1) - 0.01
+    )
+    # bins with infinite variance do not count
+    assert ts.between_bin_variance(t, np.r_[0.01, np.inf, np.inf, np.inf]) == 0.0
+
+
+def _make_top_bin(fix):
+    """Data whose most confident third is all right (or all wrong)."""
     logits, y = make_tempered_logits(3000, 3, 1.0, random_state=0)
     _, _, confidence = ts.logit_statistics(logits, y)
     confident = confidence > np.quantile(confidence, 2 / 3)
-    y[confident] = (logits[confident].argmax(axis=1) + 1) % 3
+    y[confident] = (logits[confident].argmax(axis=1) + fix) % 3
+    return logits, y
+
+
+@pytest.mark.parametrize("shrinkage", [True, False])
+@pytest.mark.parametrize("fix, direction", [(0, -1), (1, 1)], ids=["right", "wrong"])
+def test_bin_of_only_right_or_only_wrong_samples(shrinkage, fix, direction):
+    # alone, such a bin's loss keeps falling as T -> 0 (all right) or
+    # T -> inf (all wrong): its temperature must stay finite and moderate
+    logits, y = _make_top_bin(fix)
     _, temperatures, global_t = ts.fit_adaptive_temperatures(
-        logits, y, n_bins=3, shrinkage=10.0
+        logits, y, n_bins=3, shrinkage=shrinkage
     )
-    assert np.isfinite(temperatures).all()
-    assert temperatures[-1] > global_t
+    assert np.isfinite(temperatures).all() and (temperatures > 0).all()
+    top = np.log(temperatures[-1] / global_t)
+    if shrinkage:  # the prior lets the data move it, the right way, not far
+        assert 0 < direction * top < 3
+    else:  # the flat loss says nothing: the global temperature
+        assert top == 0
 
 
 def test_pilot_gives_the_same_fit(monkeypatch):
     logits, y = make_tempered_logits(6000, 4, _step_temperature, random_state=0)
     weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
-    full = ts.fit_adaptive_temperatures(
-        logits, y, n_bins=4, shrinkage=10.0, sample_weight=weight
-    )
+    full = ts.fit_adaptive_temperatures(logits, y, n_bins=4, sample_weight=weight)
     monkeypatch.setattr(ts, "_PILOT_ROWS", 1000)
-    piloted = ts.fit_adaptive_temperatures(
-        logits, y, n_bins=4, shrinkage=10.0, sample_weight=weight
-    )
+    piloted = ts.fit_adaptive_temperatures(logits, y, n_bins=4, sample_weight=weight)
     assert_array_equal(full[0], piloted[0])
-    assert_allclose(full[2], piloted[2], rtol=1e-7)  # the global fit is exact
-    assert_allclose(full[1], piloted[1], rtol=0.02)  # the prior's scale is not
+    assert_allclose(full[1], piloted[1], rtol=1e-5)
+    assert_allclose(full[2], piloted[2], rtol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
