@@ -1,0 +1,94 @@
+"""Loss alone, forward + backward: generative_cross_entropy vs F.cross_entropy.
+
+Goal (issue 2): at most 2.5x cross-entropy at (B, K) in {(128, 10), (256, 100),
+(1024, 1000)}. Timings are interleaved (CE, GCE, CE, GCE, ...) within one run,
+and each ratio is the median over rounds of per-round ratios, which is robust
+to the noise of a shared machine. Also times the two internal paths on their
+own, to justify the size at which the probability-space path takes over.
+
+    python benchmarks/bench_loss.py [--out benchmarks/results/loss_speed.md]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from _env import describe_run, markdown_header
+
+from sklearn_gce import losses
+
+SIZES = [(128, 10), (256, 100), (512, 128), (1024, 100), (1024, 1000)]
+
+
+def _time_per_call(fn, logits, target, n_calls):
+    start = time.perf_counter()
+    for _ in range(n_calls):
+        fn(logits, target).backward()
+    return (time.perf_counter() - start) / n_calls
+
+
+def measure(batch, n_classes, rounds, device="cpu"):
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(batch, n_classes, generator=gen).to(device).requires_grad_()
+    target = torch.randint(0, n_classes, (batch,), generator=gen).to(device)
+    candidates = {
+        "cross_entropy": lambda z, y: F.cross_entropy(z, y),
+        "gce": lambda z, y: losses.generative_cross_entropy(z, y),
+        "gce_log_space": lambda z, y: losses._gce_log_space(z, y, 1.0, "mean"),
+        "gce_prob_space": lambda z, y: losses._gce_prob_space(z, y, 1.0, "mean"),
+    }
+    n_calls = max(5, int(2e7 / (batch * n_classes + 20_000)))
+    for fn in candidates.values():  # warm-up
+        _time_per_call(fn, logits, target, n_calls)
+    times = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            times[name].append(_time_per_call(fn, logits, target, n_calls))
+    base = times["cross_entropy"]
+    row = {"B": batch, "K": n_classes, "ce_us": statistics.median(base) * 1e6}
+    for name in candidates:
+        if name != "cross_entropy":
+            ratios = [t / b for t, b in zip(times[name], base)]
+            row[name] = statistics.median(ratios)
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default=None, help="markdown file to write")
+    args = parser.parse_args()
+
+    rows = [measure(b, k, args.rounds, args.device) for b, k in SIZES]
+    lines = [
+        "| B | K | cross_entropy (us) | gce / ce | log-space path / ce "
+        "| prob-space path / ce |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['B']} | {r['K']} | {r['ce_us']:.1f} | **{r['gce']:.2f}** "
+            f"| {r['gce_log_space']:.2f} | {r['gce_prob_space']:.2f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        info = describe_run()
+        info["device"] = args.device
+        with open(args.out, "w") as f:
+            f.write(markdown_header("Loss speed: GCE vs cross-entropy", info))
+            f.write(
+                "\nForward + backward of one batch, median over interleaved rounds "
+                "of the per-round ratio. `gce` is the public function "
+                f"(probability-space path from {losses._PROB_SPACE_MIN_NUMEL} "
+                "logits on CPU). Goal: gce / ce <= 2.5 at (128, 10), (256, 100), "
+                "(1024, 1000).\n\n"
+            )
+            f.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

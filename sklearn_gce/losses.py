@@ -1,0 +1,421 @@
+"""Generative Cross-Entropy and the baseline losses, as pure torch.
+
+Every loss here is a function of ``(logits, target)`` with a ``reduction``
+argument, plus a ``torch.nn.Module`` criterion that wraps it, so that the
+classifier, the benchmarks and the command line share one implementation.
+
+Not to be confused with *Generalized* Cross Entropy (Zhang & Sabuncu, 2018),
+a noise-robust loss that is also abbreviated GCE.
+"""
+
+import math
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+__all__ = [
+    "DualFocalLoss",
+    "FLSD53Loss",
+    "FocalLoss",
+    "GCELoss",
+    "dual_focal_loss",
+    "flsd53_loss",
+    "focal_loss",
+    "generative_cross_entropy",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+# From this many logits on (and on CPU), the loss is computed in probability
+# space by a hand-written backward (one exp per element instead of four);
+# below it, fewer and fused operations win. Measured in benchmarks/bench_loss.py.
+_PROB_SPACE_MIN_NUMEL = 65_536
+
+
+def generative_cross_entropy(logits, target, *, reg_weight=1.0, reduction="mean"):
+    r"""Generative Cross-Entropy: cross-entropy plus a class-level regulariser.
+
+    For a mini-batch of :math:`B` samples with logits :math:`z_i` and labels
+    :math:`y_i`, with :math:`p_\theta(k \mid x) = \mathrm{softmax}(z)_k`:
+
+    .. math::
+
+        \hat p(k) = \frac{1}{B} \sum_{j=1}^{B} p_\theta(k \mid x_j), \qquad
+        \ell_i = -\log p_\theta(y_i \mid x_i) + \lambda \log \hat p(y_i)
+
+    and the loss is the mean (or sum) of :math:`\ell_i`. With
+    :math:`\lambda = 1` this is the negative class-conditional log-likelihood
+    :math:`-\log[p_\theta(y_i \mid x_i) / \hat p(y_i)]` of arXiv 2604.06689,
+    which can be negative; :math:`\lambda = 0` is plain cross-entropy.
+
+    The batch marginal :math:`\hat p` is estimated from the batch itself, so
+    the loss depends on the batch size, and a batch of one sample at
+    :math:`\lambda = 1` gives a loss of exactly 0 and no gradient.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+        Unnormalised scores. Half-precision logits are computed in float32.
+    target : torch.Tensor of shape (n_samples,)
+        Class indices in ``[0, n_classes)``.
+    reg_weight : float, default=1.0
+        The weight :math:`\lambda \ge 0` of the regulariser.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        How the per-sample terms :math:`\ell_i` are aggregated.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        A scalar, or a tensor of shape (n_samples,) for ``reduction="none"``,
+        in float32 or wider.
+
+    Notes
+    -----
+    Computed in :math:`O(BK)` time and memory, never with a :math:`B \times B`
+    matrix, and in log space, so that it stays finite for logits of any
+    magnitude. Large batches on the CPU take a probability-space path with a
+    hand-written backward, which falls back to log space whenever a
+    probability could underflow; it supports first-order gradients only.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_gce import generative_cross_entropy
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    >>> target = torch.tensor([0, 1, 0])
+    >>> generative_cross_entropy(logits, target, reg_weight=0.0)
+    tensor(0.3157)
+    >>> generative_cross_entropy(logits, target)
+    tensor(-0.3775)
+    """
+    reg_weight = _check_reg_weight(reg_weight)
+    _check_reduction(reduction)
+    logits, target = _check_logits_and_target(logits, target)
+    if reg_weight == 0.0:
+        return F.cross_entropy(logits, target, reduction=reduction)
+    if logits.device.type == "cpu" and logits.numel() >= _PROB_SPACE_MIN_NUMEL:
+        loss = _gce_prob_space(logits, target, reg_weight, reduction)
+        if loss is not None:
+            return loss
+    return _gce_log_space(logits, target, reg_weight, reduction)
+
+
+def _gce_log_space(logits, target, reg_weight, reduction):
+    """GCE with autograd through two log-softmaxes; exact for any logits.
+
+    ``log_softmax(log_probs, dim=0)[i, k]`` is
+    ``log p(k|x_i) - log sum_j p(k|x_j)``, so
+    ``l_i = -(1 - lambda) log p(y_i|x_i) - lambda * that[i, y_i] - lambda log B``.
+    """
+    log_probs = F.log_softmax(logits, dim=1)
+    log_ratio = F.log_softmax(log_probs, dim=0)
+    loss = F.nll_loss(log_ratio, target, reduction=reduction)
+    if reg_weight != 1.0:
+        ce = F.nll_loss(log_probs, target, reduction=reduction)
+        loss = torch.lerp(ce, loss, reg_weight)
+    offset = reg_weight * math.log(logits.shape[0])
+    if reduction == "sum":
+        offset *= logits.shape[0]
+    return loss - offset
+
+
+def _gce_prob_space(logits, target, reg_weight, reduction):
+    """GCE from softmax probabilities with an analytic backward.
+
+    Returns None when a target probability is too small to be represented
+    accurately (then the batch marginal could underflow too).
+    """
+    with torch.no_grad():
+        probs = torch.softmax(logits, dim=1)
+        target_probs = probs.gather(1, target.unsqueeze(1)).squeeze(1)
+        if target_probs.min() < torch.finfo(probs.dtype).tiny * 2.0**24:
+            return None
+    return _ProbSpaceGCE.apply(
+        logits, probs, target_probs, target, reg_weight, reduction
+    )
+
+
+class _ProbSpaceGCE(torch.autograd.Function):
+    """Forward and backward of GCE given ``P = softmax(z)`` (see PAPER.md).
+
+    With ``S_k = sum_j P_jk`` and per-sample upstream weights ``g_i``:
+    ``l_i = lambda log(S_{y_i} / B) - log P_{i y_i}`` and
+    ``dL/dz_jm = P_jm (g_j - lambda sum_k n_k P_jk / S_k + lambda n_m / S_m)
+    - g_j [m = y_j]`` where ``n_k = sum_{i: y_i = k} g_i``.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, probs, target_probs, target, reg_weight, reduction):
+        col_sums = probs.sum(0)
+        batch_size = probs.shape[0]
+        per_sample = torch.log(col_sums.gather(0, target) / batch_size)
+        per_sample = per_sample.mul_(reg_weight).sub_(target_probs.log())
+        ctx.save_for_backward(probs, col_sums, target)
+        ctx.reg_weight = reg_weight
+        ctx.reduction = reduction
+        if reduction == "mean":
+            return per_sample.mean()
+        if reduction == "sum":
+            return per_sample.sum()
+        return per_sample
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        probs, col_sums, target = ctx.saved_tensors
+        batch_size, n_classes = probs.shape
+        if ctx.reduction == "none":
+            weights = grad_output
+            counts = torch.bincount(target, weights=weights, minlength=n_classes)
+        else:
+            weights = (
+                grad_output / batch_size if ctx.reduction == "mean" else grad_output
+            )
+            counts = torch.bincount(target, minlength=n_classes) * weights
+        col_coef = counts.div_(col_sums).mul_(ctx.reg_weight)
+        row_coef = torch.mv(probs, col_coef).neg_().add_(weights)
+        grad = torch.add(row_coef.unsqueeze(1), col_coef).mul_(probs)
+        grad.scatter_add_(
+            1, target.unsqueeze(1), (-weights).expand(batch_size).unsqueeze(1)
+        )
+        return grad, None, None, None, None, None
+
+
+def focal_loss(logits, target, *, gamma=3.0, reduction="mean"):
+    r"""Focal loss, :math:`-(1 - p_t)^\gamma \log p_t` (Lin et al., 2017).
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    gamma : float or torch.Tensor of shape (n_samples,), default=3.0
+        Focusing parameter; 0 gives cross-entropy.
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+    """
+    _check_reduction(reduction)
+    logits, target = _check_logits_and_target(logits, target)
+    log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
+    # -expm1(log p) is 1 - p without cancellation when p is close to 1
+    loss = -torch.pow(-torch.expm1(log_pt), gamma) * log_pt
+    return _reduce(loss, reduction)
+
+
+def flsd53_loss(logits, target, *, reduction="mean"):
+    r"""FLSD-53 (Mukhoti et al., 2020): focal loss with a sample-dependent gamma.
+
+    :math:`\gamma = 5` where :math:`p_t < 0.2`, else :math:`\gamma = 3`; the
+    choice of gamma carries no gradient.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+    """
+    _check_reduction(reduction)
+    logits, target = _check_logits_and_target(logits, target)
+    with torch.no_grad():
+        log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1))
+        gamma = torch.where(log_pt.squeeze(1) < math.log(0.2), 5.0, 3.0)
+    return focal_loss(logits, target, gamma=gamma.to(logits.dtype), reduction=reduction)
+
+
+def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
+    r"""Dual focal loss (Tao et al., 2023), :math:`-(1 - p_t + p_j)^\gamma \log p_t`.
+
+    :math:`p_j` is the largest predicted probability strictly below
+    :math:`p_t` (0 when there is none), as in the authors' implementation.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    gamma : float, default=5.0
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+    """
+    _check_reduction(reduction)
+    logits, target = _check_logits_and_target(logits, target)
+    log_probs = F.log_softmax(logits, dim=1)
+    probs = log_probs.exp()
+    log_pt = log_probs.gather(1, target.unsqueeze(1))
+    pt = log_pt.exp()
+    below = torch.where(probs < pt, probs, torch.zeros_like(probs))
+    pj = below.amax(dim=1, keepdim=True)
+    loss = -torch.pow(1.0 - pt + pj, gamma) * log_pt
+    return _reduce(loss.squeeze(1), reduction)
+
+
+class _LossModule(torch.nn.Module):
+    """Criterion wrapping one of the functions above."""
+
+    _function = None
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        _check_reduction(reduction)
+        self.reduction = reduction
+
+    def _kwargs(self):
+        return {}
+
+    def forward(self, logits, target):
+        return type(self)._function(
+            logits, target, reduction=self.reduction, **self._kwargs()
+        )
+
+    def extra_repr(self):
+        items = {**self._kwargs(), "reduction": self.reduction}
+        return ", ".join(f"{key}={value!r}" for key, value in items.items())
+
+
+class GCELoss(_LossModule):
+    """Generative Cross-Entropy criterion; see :func:`generative_cross_entropy`.
+
+    Parameters
+    ----------
+    reg_weight : float, default=1.0
+        Weight of the class-level confidence regulariser (0 gives plain
+        cross-entropy, 1 the paper's loss).
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_gce import GCELoss
+    >>> criterion = GCELoss(reg_weight=0.5)
+    >>> criterion
+    GCELoss(reg_weight=0.5, reduction='mean')
+    >>> loss = criterion(torch.randn(8, 3), torch.randint(0, 3, (8,)))
+    """
+
+    _function = staticmethod(generative_cross_entropy)
+
+    def __init__(self, reg_weight=1.0, reduction="mean"):
+        super().__init__(reduction)
+        self.reg_weight = _check_reg_weight(reg_weight)
+
+    def _kwargs(self):
+        return {"reg_weight": self.reg_weight}
+
+
+class FocalLoss(_LossModule):
+    """Focal loss criterion; see :func:`focal_loss`.
+
+    Parameters
+    ----------
+    gamma : float, default=3.0
+    reduction : {"mean", "sum", "none"}, default="mean"
+    """
+
+    _function = staticmethod(focal_loss)
+
+    def __init__(self, gamma=3.0, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = _check_nonnegative("gamma", gamma)
+
+    def _kwargs(self):
+        return {"gamma": self.gamma}
+
+
+class FLSD53Loss(_LossModule):
+    """FLSD-53 criterion (sample-dependent focal loss); see :func:`flsd53_loss`.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+    """
+
+    _function = staticmethod(flsd53_loss)
+
+
+class DualFocalLoss(_LossModule):
+    """Dual focal loss criterion; see :func:`dual_focal_loss`.
+
+    Parameters
+    ----------
+    gamma : float, default=5.0
+    reduction : {"mean", "sum", "none"}, default="mean"
+    """
+
+    _function = staticmethod(dual_focal_loss)
+
+    def __init__(self, gamma=5.0, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = _check_nonnegative("gamma", gamma)
+
+    def _kwargs(self):
+        return {"gamma": self.gamma}
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check_nonnegative(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}.")
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}.")
+    return value
+
+
+def _check_reg_weight(reg_weight):
+    return _check_nonnegative("reg_weight", reg_weight)
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
+
+
+def _check_logits_and_target(logits, target):
+    """Shapes and dtypes; float16/bfloat16 logits are upcast to float32."""
+    if not isinstance(logits, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise TypeError("logits and target must be torch tensors.")
+    if logits.ndim != 2:
+        raise ValueError(
+            f"logits must have shape (n_samples, n_classes), got {tuple(logits.shape)}."
+        )
+    if target.ndim != 1 or target.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"target must have shape ({logits.shape[0]},) to match logits, "
+            f"got {tuple(target.shape)}."
+        )
+    if logits.shape[0] == 0 or logits.shape[1] == 0:
+        raise ValueError(f"logits must not be empty, got {tuple(logits.shape)}.")
+    if not logits.is_floating_point():
+        raise TypeError(f"logits must be floating point, got {logits.dtype}.")
+    if target.dtype != torch.int64:
+        if target.is_floating_point() or target.dtype == torch.bool:
+            raise TypeError(f"target must hold class indices, got {target.dtype}.")
+        target = target.long()
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    if target.device.type == "cpu":
+        # nll_loss would silently skip a target of -100 (its ignore_index)
+        low, high = (int(bound) for bound in torch.aminmax(target))
+        if low < 0 or high >= logits.shape[1]:
+            raise ValueError(
+                f"target must hold class indices in [0, {logits.shape[1]}), "
+                f"got values in [{low}, {high}]."
+            )
+    return logits, target

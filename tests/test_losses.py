@@ -1,0 +1,336 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.special import logsumexp
+
+from sklearn_gce import GCELoss, generative_cross_entropy, losses
+from sklearn_gce.losses import (
+    DualFocalLoss,
+    FLSD53Loss,
+    FocalLoss,
+    dual_focal_loss,
+    flsd53_loss,
+    focal_loss,
+)
+
+# --- independent float64 references (numpy / scipy, formulas of PAPER.md) ---
+
+
+def _ref_gce(z, y, lam):
+    """Per-sample GCE terms, in log space with scipy."""
+    batch = z.shape[0]
+    log_p = z - logsumexp(z, axis=1, keepdims=True)
+    log_marginal = logsumexp(log_p, axis=0) - math.log(batch)
+    return -log_p[np.arange(batch), y] + lam * log_marginal[y]
+
+
+def _ref_gce_grad(z, y, lam):
+    """dL/dz of the mean loss, the closed form of PAPER.md."""
+    batch, n_classes = z.shape
+    log_p = z - logsumexp(z, axis=1, keepdims=True)
+    p = np.exp(log_p)
+    onehot = np.eye(n_classes)[y]
+    counts = onehot.sum(0)
+    w = np.exp(log_p - logsumexp(log_p, axis=0))
+    s = (w * counts).sum(1, keepdims=True)
+    return (p - onehot + lam * (counts * w - p * s)) / batch
+
+
+@pytest.fixture(params=["log_space", "prob_space"])
+def path(request, monkeypatch):
+    """Run a test through each internal implementation of the public function."""
+    threshold = 0 if request.param == "prob_space" else 2**62
+    monkeypatch.setattr(losses, "_PROB_SPACE_MIN_NUMEL", threshold)
+    return request.param
+
+
+def _random_problem(batch, n_classes, scale, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((batch, n_classes)) * scale
+    y = rng.integers(0, n_classes, batch)
+    return z, y
+
+
+def _rel_err(actual, expected):
+    return np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-300)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize(
+    "batch, n_classes, scale", [(1, 3, 1.0), (7, 2, 1.0), (64, 10, 3.0), (50, 200, 1e4)]
+)
+def test_matches_float64_reference(path, batch, n_classes, scale, lam):
+    z_np, y_np = _random_problem(batch, n_classes, scale, seed=batch + n_classes)
+    z = torch.tensor(z_np, requires_grad=True)
+    y = torch.tensor(y_np)
+    loss = generative_cross_entropy(z, y, reg_weight=lam)
+    (grad,) = torch.autograd.grad(loss, z)
+
+    expected = _ref_gce(z_np, y_np, lam).mean()
+    assert loss.dtype == torch.float64
+    assert abs(loss.item() - expected) <= 1e-6 * max(abs(expected), 1e-3)
+    assert _rel_err(grad.numpy(), _ref_gce_grad(z_np, y_np, lam)) < 1e-6
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_reductions_match_reference(path, reduction):
+    z_np, y_np = _random_problem(40, 6, 2.0, seed=3)
+    per_sample = _ref_gce(z_np, y_np, 0.7)
+    expected = {"mean": per_sample.mean(), "sum": per_sample.sum(), "none": per_sample}
+    loss = generative_cross_entropy(
+        torch.tensor(z_np), torch.tensor(y_np), reg_weight=0.7, reduction=reduction
+    )
+    np.testing.assert_allclose(loss.numpy(), expected[reduction], rtol=1e-10)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("lam", [0.3, 1.0])
+def test_gradcheck(path, reduction, lam):
+    z_np, y_np = _random_problem(12, 5, 2.0, seed=11)
+    z = torch.tensor(z_np, requires_grad=True)
+    y = torch.tensor(y_np)
+    assert torch.autograd.gradcheck(
+        lambda z: generative_cross_entropy(z, y, reg_weight=lam, reduction=reduction),
+        (z,),
+    )
+
+
+def test_paths_agree_on_large_batch():
+    z_np, y_np = _random_problem(600, 150, 3.0, seed=5)
+    z = torch.tensor(z_np, requires_grad=True)
+    y = torch.tensor(y_np)
+    assert z.numel() >= losses._PROB_SPACE_MIN_NUMEL
+    fast = losses._gce_prob_space(z, y, 1.0, "mean")
+    exact = losses._gce_log_space(z, y, 1.0, "mean")
+    (g_fast,) = torch.autograd.grad(fast, z)
+    (g_exact,) = torch.autograd.grad(exact, z)
+    assert abs(fast.item() - exact.item()) < 1e-12
+    assert _rel_err(g_fast.numpy(), g_exact.numpy()) < 1e-10
+
+
+def test_prob_space_declines_when_probabilities_underflow():
+    z = torch.zeros(4, 3)
+    z[0, 0] = -1e4  # sample 0's target probability underflows
+    y = torch.tensor([0, 1, 2, 1])
+    assert losses._gce_prob_space(z, y, 1.0, "mean") is None
+
+
+def test_zero_weight_is_cross_entropy(path):
+    z = torch.randn(33, 7)
+    y = torch.randint(0, 7, (33,))
+    for reduction in ("mean", "sum", "none"):
+        torch.testing.assert_close(
+            generative_cross_entropy(z, y, reg_weight=0.0, reduction=reduction),
+            F.cross_entropy(z, y, reduction=reduction),
+            rtol=0,
+            atol=0,
+        )
+
+
+def test_single_sample_batch_has_zero_loss_and_no_gradient(path):
+    z = torch.randn(1, 5, requires_grad=True)
+    loss = generative_cross_entropy(z, torch.tensor([2]))
+    (grad,) = torch.autograd.grad(loss, z)
+    assert loss.item() == pytest.approx(0.0, abs=1e-7)
+    assert torch.all(grad.abs() < 1e-7)
+
+
+@pytest.mark.parametrize("scale", [1e4, 1e30])
+def test_extreme_logits_stay_finite(path, scale):
+    z = (torch.randn(64, 10) * scale).requires_grad_()
+    y = torch.randint(0, 10, (64,))
+    loss = generative_cross_entropy(z, y)
+    (grad,) = torch.autograd.grad(loss, z)
+    assert torch.isfinite(loss) and torch.isfinite(grad).all()
+
+
+def test_large_batch_never_builds_a_batch_by_batch_matrix():
+    # B x B float32 would be 40 GB here; O(B K) is 1.6 MB
+    z = torch.randn(100_000, 2, requires_grad=True)
+    y = torch.randint(0, 2, (100_000,))
+    generative_cross_entropy(z, y).backward()
+    assert torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_logits_accumulate_in_float32(path, dtype):
+    z_np, y_np = _random_problem(128, 10, 4.0, seed=1)
+    z = torch.tensor(z_np, dtype=dtype, requires_grad=True)
+    y = torch.tensor(y_np)
+    loss = generative_cross_entropy(z, y)
+    loss.backward()
+    assert loss.dtype == torch.float32
+    assert z.grad.dtype == dtype
+    # the only error left is the rounding of the inputs to half precision
+    expected = _ref_gce(z.detach().double().numpy(), y_np, 1.0).mean()
+    assert abs(loss.item() - expected) < 1e-5 * max(1.0, abs(expected))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_under_cpu_autocast(path, dtype):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 4)
+    x = torch.randn(256, 8) * 50
+    y = torch.randint(0, 4, (256,))
+    with torch.autocast("cpu", dtype=dtype):
+        logits = layer(x)
+        loss = GCELoss()(logits, y)
+    loss.backward()
+    assert logits.dtype == dtype
+    assert loss.dtype == torch.float32
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
+    expected = _ref_gce(logits.detach().double().numpy(), y.numpy(), 1.0).mean()
+    assert abs(loss.item() - expected) < 1e-5 * max(1.0, abs(expected))
+
+
+@pytest.mark.parametrize("reg_weight", [-0.1, float("nan"), float("inf")])
+def test_invalid_reg_weight_value(reg_weight):
+    with pytest.raises(ValueError, match="reg_weight must be finite and >= 0"):
+        generative_cross_entropy(
+            torch.randn(4, 3), torch.tensor([0, 1, 2, 0]), reg_weight=reg_weight
+        )
+    with pytest.raises(ValueError, match="reg_weight"):
+        GCELoss(reg_weight=reg_weight)
+
+
+@pytest.mark.parametrize("reg_weight", ["1", None, True, torch.tensor(1.0)])
+def test_invalid_reg_weight_type(reg_weight):
+    with pytest.raises(TypeError, match="reg_weight must be a real number"):
+        generative_cross_entropy(
+            torch.randn(4, 3), torch.tensor([0, 1, 2, 0]), reg_weight=reg_weight
+        )
+
+
+@pytest.mark.parametrize(
+    "logits, target, error, match",
+    [
+        (
+            torch.randn(4),
+            torch.tensor([0, 1, 2, 0]),
+            ValueError,
+            "n_samples, n_classes",
+        ),
+        (
+            torch.randn(4, 3),
+            torch.tensor([0, 1, 2]),
+            ValueError,
+            "target must have shape",
+        ),
+        (torch.randn(0, 3), torch.tensor([], dtype=torch.long), ValueError, "empty"),
+        (torch.randn(4, 3), torch.tensor([0, 1, 3, 0]), ValueError, r"\[0, 3\)"),
+        (torch.randn(4, 3), torch.tensor([0, 1, -100, 0]), ValueError, r"\[0, 3\)"),
+        (torch.randn(4, 3), torch.tensor([0.0, 1, 2, 0]), TypeError, "class indices"),
+        (
+            torch.randint(0, 3, (4, 3)),
+            torch.tensor([0, 1, 2, 0]),
+            TypeError,
+            "floating",
+        ),
+        (np.zeros((4, 3)), torch.tensor([0, 1, 2, 0]), TypeError, "torch tensors"),
+    ],
+)
+def test_bad_inputs(logits, target, error, match):
+    with pytest.raises(error, match=match):
+        generative_cross_entropy(logits, target)
+
+
+def test_bad_reduction():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        generative_cross_entropy(
+            torch.randn(4, 3), torch.tensor([0, 1, 2, 0]), reduction="avg"
+        )
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        GCELoss(reduction="avg")
+
+
+def test_int32_targets_are_accepted():
+    z = torch.randn(6, 3)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    torch.testing.assert_close(
+        generative_cross_entropy(z, y.int()), generative_cross_entropy(z, y)
+    )
+
+
+def test_module_wraps_the_function():
+    z = torch.randn(16, 4)
+    y = torch.randint(0, 4, (16,))
+    criterion = GCELoss(reg_weight=0.25, reduction="sum")
+    assert repr(criterion) == "GCELoss(reg_weight=0.25, reduction='sum')"
+    torch.testing.assert_close(
+        criterion(z, y),
+        generative_cross_entropy(z, y, reg_weight=0.25, reduction="sum"),
+    )
+
+
+# --- baseline losses ---
+
+
+def _ref_log_pt(z, y):
+    log_p = z - logsumexp(z, axis=1, keepdims=True)
+    return log_p, log_p[np.arange(len(y)), y]
+
+
+def test_focal_loss_matches_reference():
+    z_np, y_np = _random_problem(30, 5, 2.0, seed=2)
+    _, log_pt = _ref_log_pt(z_np, y_np)
+    expected = -((1 - np.exp(log_pt)) ** 3) * log_pt
+    actual = focal_loss(torch.tensor(z_np), torch.tensor(y_np), reduction="none")
+    np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-12)
+
+
+def test_focal_loss_with_zero_gamma_is_cross_entropy():
+    z = torch.randn(20, 4, dtype=torch.float64)
+    y = torch.randint(0, 4, (20,))
+    torch.testing.assert_close(focal_loss(z, y, gamma=0.0), F.cross_entropy(z, y))
+
+
+def test_flsd53_switches_gamma_at_0_2():
+    # p_t = 0.1 -> gamma 5, p_t = 0.5 -> gamma 3
+    z = torch.log(torch.tensor([[0.1, 0.9], [0.5, 0.5]], dtype=torch.float64))
+    y = torch.tensor([0, 0])
+    expected = torch.tensor(
+        [-(0.9**5) * math.log(0.1), -(0.5**3) * math.log(0.5)], dtype=torch.float64
+    )
+    torch.testing.assert_close(
+        flsd53_loss(z, y, reduction="none"), expected, rtol=1e-12, atol=0
+    )
+
+
+def test_dual_focal_matches_reference():
+    z_np, y_np = _random_problem(40, 6, 2.0, seed=4)
+    log_p, log_pt = _ref_log_pt(z_np, y_np)
+    p, pt = np.exp(log_p), np.exp(log_pt)
+    pj = np.array(
+        [max([q for q in row if q < t], default=0.0) for row, t in zip(p, pt)]
+    )
+    expected = -((1 - pt + pj) ** 5) * log_pt
+    actual = dual_focal_loss(torch.tensor(z_np), torch.tensor(y_np), reduction="none")
+    np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-10)
+
+
+def test_dual_focal_pj_is_zero_when_target_is_least_likely():
+    z = torch.log(torch.tensor([[0.1, 0.3, 0.6]], dtype=torch.float64))
+    loss = dual_focal_loss(z, torch.tensor([0]), gamma=2.0)
+    assert loss.item() == pytest.approx(-(0.9**2) * math.log(0.1))
+
+
+@pytest.mark.parametrize(
+    "criterion", [FocalLoss(), FLSD53Loss(), DualFocalLoss(), GCELoss(reg_weight=0.5)]
+)
+def test_baseline_criteria_train_and_stay_finite(criterion):
+    z = (torch.randn(64, 10) * 1e4).requires_grad_()
+    y = torch.randint(0, 10, (64,))
+    loss = criterion(z, y)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize("cls", [FocalLoss, DualFocalLoss])
+def test_baseline_criteria_validate_gamma(cls):
+    with pytest.raises(ValueError, match="gamma"):
+        cls(gamma=-1.0)
+    assert "gamma=2.0" in repr(cls(gamma=2.0))
