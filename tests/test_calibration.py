@@ -359,6 +359,27 @@ def test_calibration_module_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_with_the_project_gce_classifier():
+    pytest.importorskip("torch")
+    from sklearn_gce import GCEClassifier
+
+    (X_fit, y_fit), (X_cal, y_cal), (X_test, _) = _split(3, n_samples=1500)
+    model = GCEClassifier(max_epochs=15, random_state=0).fit(X_fit, y_fit)
+    ats = ATSCalibrator(FrozenEstimator(model), n_bins=4).fit(X_cal, y_cal)
+    assert_array_equal(ats.predict(X_test), model.predict(X_test))
+    one_bin = ATSCalibrator(FrozenEstimator(model), n_bins=1).fit(X_cal, y_cal)
+    reference = CalibratedClassifierCV(FrozenEstimator(model), method="temperature")
+    reference.fit(X_cal, y_cal)
+    assert_allclose(
+        one_bin.predict_proba(X_test), reference.predict_proba(X_test), atol=1e-4
+    )
+    cross_fitted = ATSCalibrator(
+        GCEClassifier(max_epochs=5, random_state=0), n_bins=2, cv=2
+    ).fit(X_fit, y_fit)
+    assert len(cross_fitted.calibrated_classifiers_) == 2
+    assert np.isfinite(cross_fitted.predict_proba(X_test)).all()
+
+
 # --- evidence: ATS earns its place --------------------------------------------
 
 
