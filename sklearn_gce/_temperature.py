@@ -372,13 +372,14 @@ def _fit_global(logits, top, gap, sample_weight):
     brackets the search, which then needs fewer passes over all the rows.
     """
     n_samples = logits.shape[0]
-    full = TemperedNLL(logits, top, gap, sample_weight)
     stride = n_samples // _PILOT_ROWS
     if stride < 2:
-        return fit_log_temperature(full)[0]
+        return fit_log_temperature(TemperedNLL(logits, top, gap, sample_weight))[0]
     pilot_rows = np.arange(0, n_samples, stride)
     pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
     around = fit_log_temperature(pilot)[0]
+    del pilot  # its cache, before the next one is built
+    full = TemperedNLL(logits, top, gap, sample_weight)
     return fit_log_temperature(full, around=around, half_width=_PILOT_BRACKET)[0]
 
 
