@@ -328,6 +328,24 @@ def bins_markdown(records, checks, settings, info):
         "its ECE is the floor that a finite test set measures.",
         "",
     ]
+    lines += [
+        "## Summary: temperature scaling (n_bins=1) against ATS (n_bins=15)",
+        "",
+        "| case | calibration samples | TS ECE | ATS ECE | TS NLL | ATS NLL "
+        "| oracle ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for scenario in SCENARIOS:
+        oracle = _summary(records, scenario=scenario, variant="oracle")
+        for n_cal in settings["calibration_sizes"]:
+            match = dict(scenario=scenario, n_cal=n_cal, variant="ats")
+            ts = _summary(records, n_bins=1, **match)
+            ats = _summary(records, n_bins=15, **match)
+            lines.append(
+                f"| {scenario} | {n_cal} | {ts[0]:.4f} | {ats[0]:.4f} "
+                f"| {ts[2]:.4f} | {ats[2]:.4f} | {oracle[0]:.4f} |"
+            )
+    lines.append("")
     for scenario in SCENARIOS:
         for n_cal in settings["calibration_sizes"]:
             oracle = _summary(records, scenario=scenario, variant="oracle")

@@ -22,7 +22,7 @@ _CURVATURE_STEP = 1e-2
 # a bin's temperature, around the global one; the global one, around a pilot's.
 _BRACKET = 1.0
 _PILOT_BRACKET = 0.1
-_EDGE = 1e-6
+_EDGE = 10 * _XATOL  # a minimiser this close to an edge may lie beyond it
 # The global temperature is first estimated on about this many rows.
 _PILOT_ROWS = 100_000
 _CHUNK_BYTES = 2**21

@@ -108,8 +108,8 @@ class AdaptiveTemperatureScaling(BaseEstimator):
 
        where :math:`b(z)` is the bin of :math:`c(z)`. When the bins differ
        no more than their noise explains, :math:`\tau^2 = 0`, every
-       :math:`t_b = t_g` and ATS is ordinary temperature scaling: it costs
-       nothing on well-specified data.
+       :math:`t_b = t_g` and ATS is ordinary temperature scaling, so that
+       extra bins cost little on well-specified data.
 
     Every :math:`t` comes from a bounded Brent search on :math:`[-10, 10]`
     (no gradients), so temperatures are finite and positive. A bin whose
