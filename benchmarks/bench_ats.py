@@ -289,7 +289,32 @@ def _summary(records, **match):
     chosen = [r for r in records if all(r[k] == v for k, v in match.items())]
     ece = np.array([r["ece"] for r in chosen])
     nll = np.array([r["nll"] for r in chosen])
-    return ece.mean(), ece.std(), nll.mean(), nll.std()
+    return float(ece.mean()), float(ece.std()), float(nll.mean()), float(nll.std())
+
+
+def bins_summary(records):
+    """Mean and std over seeds of every (scenario, n_cal, variant, n_bins)."""
+    keys = sorted(
+        {(r["scenario"], r["n_cal"], r["variant"], r["n_bins"]) for r in records}
+    )
+    summary = []
+    for scenario, n_cal, variant, n_bins in keys:
+        ece, ece_std, nll, nll_std = _summary(
+            records, scenario=scenario, n_cal=n_cal, variant=variant, n_bins=n_bins
+        )
+        summary.append(
+            dict(
+                scenario=scenario,
+                n_cal=n_cal,
+                variant=variant,
+                n_bins=n_bins,
+                ece_mean=round(ece, 6),
+                ece_std=round(ece_std, 6),
+                nll_mean=round(nll, 6),
+                nll_std=round(nll_std, 6),
+            )
+        )
+    return summary
 
 
 def bins_checks(records, calibration_sizes):
@@ -421,7 +446,7 @@ def main():
         )
         checks = bins_checks(records, settings["calibration_sizes"])
         payload = {"run": info, "settings": settings, "checks": checks}
-        payload["records"] = records
+        payload["summary"] = bins_summary(records)
         _write("ats_vs_bins", bins_markdown(records, checks, settings, info), payload)
         ok = all(checks.values())
     sys.exit(0 if ok else 1)
