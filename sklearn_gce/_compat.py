@@ -6,17 +6,22 @@ in 1.6); keeping every such import here means one file to fix when it does.
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
+    HasMethods,
     Interval,
     Options,
     StrOptions,
     validate_parameter_constraints,
     validate_params,
 )
+from sklearn.utils.validation import _check_method_params, _check_sample_weight
 
 __all__ = [
+    "HasMethods",
     "Interval",
     "Options",
     "StrOptions",
+    "_check_method_params",
+    "_check_sample_weight",
     "_fit_context",
     "validate_parameter_constraints",
     "validate_params",
