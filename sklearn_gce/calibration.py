@@ -23,7 +23,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import _safe_indexing, get_tags, indexable
+from sklearn.utils import get_tags, indexable
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -32,7 +32,6 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    _num_samples,
     check_array,
     check_is_fitted,
     column_or_1d,
@@ -46,6 +45,8 @@ from sklearn_gce._compat import (
     _check_method_params,
     _check_sample_weight,
     _fit_context,
+    _num_samples,
+    _safe_indexing,
 )
 from sklearn_gce._temperature import (
     fit_adaptive_temperatures,
