@@ -7,9 +7,16 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from sklearn_gce.metrics import _calibration_error, expected_calibration_error
+from sklearn_gce.metrics import (
+    _calibration_error,
+    classwise_calibration_error,
+    expected_calibration_error,
+)
 
-METRICS = {"expected": expected_calibration_error}
+METRICS = {
+    "expected": expected_calibration_error,
+    "classwise": classwise_calibration_error,
+}
 STRATEGIES = ["uniform", "quantile"]
 NORMS = ["l1", "l2", "max"]
 
@@ -83,6 +90,63 @@ def reference_ece(y_true, y_prob, n_bins, strategy, norm, sample_weight=None):
         conf.append(row[top])
         hits.append(1.0 if classes[top] == label else 0.0)
     return reference_binned_error(conf, hits, weight, n_bins, strategy, norm)
+
+
+def reference_classwise(y_true, y_prob, n_bins, strategy, norm, sample_weight=None):
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    if y_prob.ndim == 1:
+        y_prob = np.column_stack([1 - y_prob, y_prob])
+    classes = sorted(set(y_true))
+    weight = [1.0] * len(y_true) if sample_weight is None else list(sample_weight)
+    errors = []
+    for k, label in enumerate(classes):
+        conf = [float(row[k]) for row in y_prob]
+        hits = [1.0 if y == label else 0.0 for y in y_true]
+        errors.append(
+            reference_binned_error(conf, hits, weight, n_bins, strategy, norm)
+        )
+    return sum(errors) / len(errors)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_classwise_matches_brute_force_reference(strategy, norm, weighted):
+    y_true, y_prob = random_problem(21, n_samples=100, n_classes=3)
+    sample_weight = None
+    if weighted:
+        sample_weight = np.random.default_rng(2).uniform(0, 3, size=len(y_true))
+    expected = reference_classwise(y_true, y_prob, 7, strategy, norm, sample_weight)
+    got = classwise_calibration_error(
+        y_true,
+        y_prob,
+        n_bins=7,
+        strategy=strategy,
+        norm=norm,
+        sample_weight=sample_weight,
+    )
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_classwise_matches_reference_with_ties_zeros_and_ones(strategy):
+    rng = np.random.default_rng(22)
+    y_prob = rng.integers(0, 5, size=(80, 3)).astype(float)
+    y_prob[y_prob.sum(axis=1) == 0, 0] = 1
+    y_prob /= y_prob.sum(axis=1, keepdims=True)  # many 0, 1, 1/2, ... values
+    y_true = rng.integers(0, 3, size=80)
+    sample_weight = rng.integers(0, 3, size=80)
+    for norm in NORMS:
+        expected = reference_classwise(y_true, y_prob, 4, strategy, norm, sample_weight)
+        got = classwise_calibration_error(
+            y_true,
+            y_prob,
+            n_bins=4,
+            strategy=strategy,
+            norm=norm,
+            sample_weight=sample_weight,
+        )
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -182,6 +246,45 @@ def test_binary_1d_ece_agrees_with_torchmetrics_top_label(norm):
     assert got == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_classwise_agrees_with_torchmetrics_binary_per_class(norm, n_classes):
+    # classwise error = mean over columns of torchmetrics' binary (positive
+    # class) calibration error of that column against "y == k"
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("torchmetrics.functional.classification")
+    y_true, y_prob = random_problem(
+        30 + n_classes, n_samples=1000, n_classes=n_classes, dtype=np.float32
+    )
+    assert_no_confidence_near_an_edge(y_prob.ravel(), 15)
+    expected = np.mean(
+        [
+            functional.binary_calibration_error(
+                torch.from_numpy(np.ascontiguousarray(y_prob[:, k])),
+                torch.from_numpy((y_true == k).astype(np.int64)),
+                norm=norm,
+            ).item()
+            for k in range(n_classes)
+        ]
+    )
+    got = classwise_calibration_error(y_true, y_prob, norm=norm)
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_binary_classwise_equals_torchmetrics_binary_calibration_error():
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("torchmetrics.functional.classification")
+    rng = np.random.default_rng(23)
+    p = rng.random(1000).astype(np.float32)
+    y_true = (rng.random(1000) < p).astype(np.int64)
+    assert_no_confidence_near_an_edge(p, 15)
+    expected = functional.binary_calibration_error(
+        torch.from_numpy(p), torch.from_numpy(y_true)
+    ).item()
+    got = classwise_calibration_error(y_true, p.astype(np.float64))
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
 def test_ece_agrees_with_netcal():
     netcal_metrics = pytest.importorskip("netcal.metrics")
     y_true, y_prob = random_problem(6, n_samples=2000, n_classes=5)
@@ -277,6 +380,33 @@ def test_quantile_with_all_confidences_equal_uses_the_last_bin():
     )
     np.testing.assert_array_equal(bins.edges, [0, 0.6, 0.6, 1])
     np.testing.assert_array_equal(bins.weight, [0, 0, 3])
+
+
+def test_classwise_probabilities_zero_and_one_are_in_the_end_bins():
+    y_prob = [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]
+    per_class = _calibration_error.classwise_bins([0, 1, 0], y_prob, n_bins=2)
+    np.testing.assert_array_equal(per_class[0].weight, [1, 2])  # 0 | 0.5, 1
+    np.testing.assert_array_equal(per_class[0].hit_sum, [0, 2])
+    np.testing.assert_array_equal(per_class[1].weight, [1, 2])
+    np.testing.assert_array_equal(per_class[1].hit_sum, [0, 1])
+    # class 0: |1 - 0.75| * 2/3 ; class 1: |0.5 - 0.75| * 2/3
+    assert classwise_calibration_error([0, 1, 0], y_prob, n_bins=2) == (
+        pytest.approx(1 / 6)
+    )
+
+
+def test_classwise_counts_classes_absent_from_y_true():
+    y_prob = [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1]]
+    per_class = _calibration_error.classwise_bins(
+        ["a", "a"], y_prob, labels=["a", "b", "c"], n_bins=10
+    )
+    assert len(per_class) == 3
+    # a: |1 - 0.65|; b: mean of |0 - 0.2| and |0 - 0.3|; c: 0.1
+    expected = (0.35 + 0.25 + 0.1) / 3
+    got = classwise_calibration_error(
+        ["a", "a"], y_prob, labels=["a", "b", "c"], n_bins=10
+    )
+    assert got == pytest.approx(expected)
 
 
 def test_perfectly_calibrated_bins_have_zero_error():
@@ -397,19 +527,28 @@ def test_labels_allow_classes_missing_from_y_true(name):
         metric(y_true[subset], y_prob[subset])
 
 
-def test_returns_a_python_float_in_unit_interval():
+@pytest.mark.parametrize("name", METRICS)
+def test_returns_a_python_float_in_unit_interval(name):
     y_true, y_prob = random_problem(15)
     for kwargs in all_metric_kwargs():
-        value = expected_calibration_error(y_true, y_prob, **kwargs)
+        value = METRICS[name](y_true, y_prob, **kwargs)
         assert type(value) is float
         assert 0 < value <= 1
 
 
-def test_norms_are_ordered():
+@pytest.mark.parametrize("name", METRICS)
+def test_norms_are_ordered(name):
     y_true, y_prob = random_problem(16)
-    l1, l2, mx = (expected_calibration_error(y_true, y_prob, norm=n) for n in NORMS)
+    l1, l2, mx = (METRICS[name](y_true, y_prob, norm=n) for n in NORMS)
     assert l1 <= l2 <= mx
     assert l1 < mx
+
+
+def test_classwise_differs_from_top_label():
+    y_true, y_prob = random_problem(24, n_classes=5)
+    assert classwise_calibration_error(y_true, y_prob) != pytest.approx(
+        expected_calibration_error(y_true, y_prob), rel=1e-3
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -468,6 +607,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("bad, message", BAD_INPUTS)
 def test_bad_input_raises_a_clear_value_error(name, bad, message):
+    bad = dict(bad)  # the table is shared between the parametrized metrics
     y_prob = bad.pop("y_prob", GOOD_P)
     y_true = bad.pop("y_true", GOOD_Y)
     with pytest.raises(ValueError, match=message):
@@ -492,6 +632,7 @@ def test_row_sum_tolerance():
         expected_calibration_error(GOOD_Y, y_prob)
 
 
+@pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "scale, value, message",
@@ -502,15 +643,17 @@ def test_row_sum_tolerance():
         (0.7, None, "row 997 sums to 0.7"),
     ],
 )
-def test_bad_values_are_found_in_any_block(monkeypatch, dtype, scale, value, message):
+def test_bad_values_are_found_in_any_block(
+    monkeypatch, name, dtype, scale, value, message
+):
     monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 512)
     y_true, y_prob = random_problem(17, n_samples=1000, n_classes=5, dtype=dtype)
-    expected_calibration_error(y_true, y_prob)
+    METRICS[name](y_true, y_prob)
     y_prob[997] *= scale
     if value is not None:
         y_prob[997, 1] = value
     with pytest.raises(ValueError, match=message):
-        expected_calibration_error(y_true, y_prob)
+        METRICS[name](y_true, y_prob)
 
 
 def test_blocks_give_the_same_result_as_one_block(monkeypatch):

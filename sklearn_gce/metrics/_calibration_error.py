@@ -235,15 +235,18 @@ def _bin_edges(values, sample_weight, n_bins, strategy):
     """Bin edges ``0 = e_0 <= e_1 <= ... <= e_B = 1`` (see the metrics' docs)."""
     if strategy == "uniform":
         return np.linspace(0.0, 1.0, n_bins + 1)
-    order = np.argsort(values, kind="stable")
     if sample_weight is None:
-        cumulative = np.arange(1, values.size + 1, dtype=np.float64)
+        # with unit weights the first sample whose rank exceeds b n / B is the
+        # order statistic floor(b n / B) (0-based): a partition, not a sort
+        ranks = np.arange(1, n_bins) * values.size // n_bins
+        inner = np.partition(values, ranks)[ranks]
     else:
+        order = np.argsort(values, kind="stable")
         cumulative = np.cumsum(sample_weight[order])
-    targets = np.arange(1, n_bins) * cumulative[-1] / n_bins
-    # first sample whose cumulative weight exceeds b/B of the total
-    first = np.searchsorted(cumulative, targets, side="right")
-    inner = values[order[np.minimum(first, values.size - 1)]]
+        targets = np.arange(1, n_bins) * cumulative[-1] / n_bins
+        # first sample whose cumulative weight exceeds b/B of the total
+        first = np.searchsorted(cumulative, targets, side="right")
+        inner = values[order[np.minimum(first, values.size - 1)]]
     return np.concatenate(([0.0], inner, [1.0]))
 
 
@@ -280,6 +283,13 @@ def _bin(values, hits, sample_weight, n_bins, strategy):
     return CalibrationBins(edges, weight, confidence_sum, hit_sum)
 
 
+def _validate(y_true, y_prob, labels, sample_weight):
+    y_true, y_prob, sample_weight = _check_inputs(y_true, y_prob, sample_weight)
+    n_columns = 2 if y_prob.ndim == 1 else y_prob.shape[1]
+    classes = _check_classes(y_true, labels, n_columns)
+    return y_true, y_prob, classes, sample_weight
+
+
 def top_label_bins(
     y_true, y_prob, *, n_bins=15, strategy="uniform", labels=None, sample_weight=None
 ):
@@ -288,8 +298,9 @@ def top_label_bins(
     Shared by :func:`expected_calibration_error`, the scorers and
     :class:`~sklearn_gce.metrics.ReliabilityDisplay`.
     """
-    y_true, y_prob, sample_weight = _check_inputs(y_true, y_prob, sample_weight)
-    classes = _check_classes(y_true, labels, 2 if y_prob.ndim == 1 else y_prob.shape[1])
+    y_true, y_prob, classes, sample_weight = _validate(
+        y_true, y_prob, labels, sample_weight
+    )
     if y_prob.ndim == 1:
         confidence = np.maximum(y_prob, 1 - y_prob)
         predicted = (y_prob > 1 - y_prob).astype(np.intp)
@@ -297,6 +308,28 @@ def top_label_bins(
         confidence, predicted = _scan_rows(y_prob)
     hits = classes[predicted] == y_true
     return _bin(confidence, hits, sample_weight, n_bins, strategy)
+
+
+def classwise_bins(
+    y_true, y_prob, *, n_bins=15, strategy="uniform", labels=None, sample_weight=None
+):
+    """Validate the inputs and bin each class's probabilities (private helper).
+
+    Returns one :class:`CalibrationBins` per class, in the order of the
+    columns of ``y_prob``.
+    """
+    y_true, y_prob, classes, sample_weight = _validate(
+        y_true, y_prob, labels, sample_weight
+    )
+    if y_prob.ndim == 1:
+        columns = [1 - y_prob, y_prob]
+    else:
+        _scan_rows(y_prob)  # validation only
+        columns = (y_prob[:, k].astype(np.float64) for k in range(len(classes)))
+    return [
+        _bin(column, y_true == label, sample_weight, n_bins, strategy)
+        for label, column in zip(classes, columns)
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -441,3 +474,101 @@ def expected_calibration_error(
         sample_weight=sample_weight,
     )
     return bins.error(norm)
+
+
+@validate_params(_PARAMETER_CONSTRAINTS, prefer_skip_nested_validation=True)
+def classwise_calibration_error(
+    y_true,
+    y_prob,
+    *,
+    n_bins=15,
+    strategy="uniform",
+    norm="l1",
+    labels=None,
+    sample_weight=None,
+):
+    r"""Classwise calibration error: the mean over classes of each class's error.
+
+    For each class :math:`k`, the probabilities :math:`c_i = p_{ik}` given to
+    that class are binned, and the fraction of samples of class :math:`k`
+    in each bin is compared with the bin's mean probability; the result is
+    the unweighted mean over the :math:`K` classes (the columns of
+    ``y_prob``, including classes absent from ``y_true``). With
+    :math:`h_i = 1` if :math:`y_i = k` and 0 otherwise, and :math:`W_b`,
+    :math:`\mathrm{acc}_b`, :math:`\mathrm{conf}_b` and the norms defined
+    from :math:`c_i`, :math:`h_i` and the sample weights exactly as in
+    :func:`expected_calibration_error`:
+
+    .. math::
+
+        \mathrm{CWCE} = \frac{1}{K} \sum_{k=1}^{K} \mathrm{CE}_k
+
+    The bins follow the same convention, applied to each class separately:
+    bins are :math:`[e_b, e_{b+1})`, the last one closed at 1, so a
+    probability of exactly 0 is in the first bin and exactly 1 in the last;
+    with ``strategy="quantile"`` the edges are the weighted quantiles of
+    that class's column. For binary input each of the two classes counts,
+    and with uniform bins both have the same error when no probability lies
+    exactly on an edge.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True class labels (numbers or strings).
+
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Predicted probabilities, as in :func:`expected_calibration_error`.
+
+    n_bins : int, default=15
+        Number of bins per class.
+
+    strategy : {"uniform", "quantile"}, default="uniform"
+        Equal-width bins, or equal-mass bins per class.
+
+    norm : {"l1", "l2", "max"}, default="l1"
+        Norm of each class's error, as in :func:`expected_calibration_error`.
+
+    labels : array-like of shape (n_classes,), default=None
+        Sorted class labels that the columns of ``y_prob`` correspond to,
+        such as ``estimator.classes_``. If None, the sorted unique values of
+        ``y_true``.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights with a positive sum.
+
+    Returns
+    -------
+    error : float
+        The mean classwise calibration error, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        On the same bad input as :func:`expected_calibration_error`.
+
+    See Also
+    --------
+    expected_calibration_error : The top-label calibration error.
+
+    References
+    ----------
+    Kull et al., "Beyond temperature scaling: Obtaining well-calibrated
+    multiclass probabilities with Dirichlet calibration", NeurIPS 2019.
+
+    Examples
+    --------
+    >>> from sklearn_gce.metrics import classwise_calibration_error
+    >>> y_true = [0, 1, 2, 2]
+    >>> y_prob = [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.5, 0.1, 0.4]]
+    >>> round(classwise_calibration_error(y_true, y_prob, n_bins=5), 4)
+    0.2167
+    """
+    per_class = classwise_bins(
+        y_true,
+        y_prob,
+        n_bins=n_bins,
+        strategy=strategy,
+        labels=labels,
+        sample_weight=sample_weight,
+    )
+    return float(np.mean([bins.error(norm) for bins in per_class]))
