@@ -13,3 +13,9 @@ from sklearn.utils._param_validation import (
 )
 
 __all__ = ["Interval", "Options", "StrOptions", "_fit_context", "validate_params"]
+
+# scikit-learn's scorer base class: sklearn_gce.metrics subclasses it so that its
+# calibration scorers map predict_proba columns through estimator.classes_.
+from sklearn.metrics._scorer import _BaseScorer  # noqa: E402
+
+__all__ += ["_BaseScorer"]
