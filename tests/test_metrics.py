@@ -1,4 +1,4 @@
-"""Tests of sklearn_gce.metrics._calibration_error."""
+"""Tests of the calibration errors (_calibration_error, _binning, _validation)."""
 
 import doctest
 import re
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from sklearn_gce.metrics import (
+    _binning,
     _calibration_error,
+    _validation,
     classwise_calibration_error,
     expected_calibration_error,
 )
@@ -312,7 +314,7 @@ def test_confidence_on_the_first_inner_edge():
     got = expected_calibration_error([0, 1, 2], y_prob, n_bins=4, norm="max")
     # bin [0.5, 0.75): hits 1/2, conf 0.55 -> 0.05; bin [0.25, 0.5): 0.45
     assert got == pytest.approx(0.45)
-    bins = _calibration_error.top_label_bins([0, 1, 2], y_prob, n_bins=4)
+    bins = _binning.top_label_bins([0, 1, 2], y_prob, n_bins=4)
     np.testing.assert_array_equal(bins.weight, [0, 1, 2, 0])
 
 
@@ -344,21 +346,17 @@ def test_tied_top_probabilities_predict_the_first_column():
     assert expected_calibration_error([0, 1], y_prob) == pytest.approx(0.0)
     # the 1-D form agrees: p = 0.5 predicts the first class
     assert expected_calibration_error([0, 1], [0.5, 0.5]) == pytest.approx(0.0)
-    bins = _calibration_error.top_label_bins(
-        [1, 1], [0.5, 0.5], n_bins=2, labels=[0, 1]
-    )
+    bins = _binning.top_label_bins([1, 1], [0.5, 0.5], n_bins=2, labels=[0, 1])
     np.testing.assert_array_equal(bins.hit_sum, [0, 0])
 
 
 def test_quantile_bins_hold_equal_mass():
     rng = np.random.default_rng(7)
     y_true, y_prob = random_problem(7, n_samples=100, n_classes=3)
-    bins = _calibration_error.top_label_bins(
-        y_true, y_prob, n_bins=5, strategy="quantile"
-    )
+    bins = _binning.top_label_bins(y_true, y_prob, n_bins=5, strategy="quantile")
     np.testing.assert_array_equal(bins.weight, [20] * 5)
     weight = rng.integers(1, 4, size=100)
-    bins = _calibration_error.top_label_bins(
+    bins = _binning.top_label_bins(
         y_true, y_prob, n_bins=4, strategy="quantile", sample_weight=weight
     )
     # each bin stops at the sample that crosses a quarter of the weight
@@ -368,14 +366,14 @@ def test_quantile_bins_hold_equal_mass():
 def test_quantile_edges_are_samples_that_cross_the_mass_fraction():
     # ten distinct confidences and five bins: edges are the 3rd, 5th, 7th, 9th
     conf = np.linspace(0.55, 0.95, 10)
-    edges = _calibration_error._bin_edges(conf, None, 5, "quantile")
+    edges = _binning.bin_edges(conf, None, 5, "quantile")
     np.testing.assert_array_equal(edges, [0, conf[2], conf[4], conf[6], conf[8], 1])
-    ids = _calibration_error._assign_bins(conf, edges)
+    ids = _binning.assign_bins(conf, edges, "quantile")
     np.testing.assert_array_equal(ids, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
 
 
 def test_quantile_with_all_confidences_equal_uses_the_last_bin():
-    bins = _calibration_error.top_label_bins(
+    bins = _binning.top_label_bins(
         [0, 1, 1], [[0.6, 0.4]] * 3, n_bins=3, strategy="quantile"
     )
     np.testing.assert_array_equal(bins.edges, [0, 0.6, 0.6, 1])
@@ -384,7 +382,7 @@ def test_quantile_with_all_confidences_equal_uses_the_last_bin():
 
 def test_classwise_probabilities_zero_and_one_are_in_the_end_bins():
     y_prob = [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]
-    per_class = _calibration_error.classwise_bins([0, 1, 0], y_prob, n_bins=2)
+    per_class = _binning.classwise_bins([0, 1, 0], y_prob, n_bins=2)
     np.testing.assert_array_equal(per_class[0].weight, [1, 2])  # 0 | 0.5, 1
     np.testing.assert_array_equal(per_class[0].hit_sum, [0, 2])
     np.testing.assert_array_equal(per_class[1].weight, [1, 2])
@@ -397,7 +395,7 @@ def test_classwise_probabilities_zero_and_one_are_in_the_end_bins():
 
 def test_classwise_counts_classes_absent_from_y_true():
     y_prob = [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1]]
-    per_class = _calibration_error.classwise_bins(
+    per_class = _binning.classwise_bins(
         ["a", "a"], y_prob, labels=["a", "b", "c"], n_bins=10
     )
     assert len(per_class) == 3
@@ -622,7 +620,7 @@ def test_good_input_of_the_bad_input_table_is_accepted():
 
 
 def test_row_sum_tolerance():
-    tolerance = _calibration_error.SUM_TOLERANCE
+    tolerance = _validation.SUM_TOLERANCE
     y_prob = np.array(GOOD_P)
     y_prob[0] *= 1 + tolerance / 2
     y_prob[0, 0] = min(y_prob[0, 0], 1.0)
@@ -646,7 +644,7 @@ def test_row_sum_tolerance():
 def test_bad_values_are_found_in_any_block(
     monkeypatch, name, dtype, scale, value, message
 ):
-    monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 512)
+    monkeypatch.setattr(_validation, "_BLOCK_BYTES", 512)
     y_true, y_prob = random_problem(17, n_samples=1000, n_classes=5, dtype=dtype)
     METRICS[name](y_true, y_prob)
     y_prob[997] *= scale
@@ -659,7 +657,7 @@ def test_bad_values_are_found_in_any_block(
 def test_blocks_give_the_same_result_as_one_block(monkeypatch):
     y_true, y_prob = random_problem(18, n_samples=1000, n_classes=5)
     whole = expected_calibration_error(y_true, y_prob)
-    monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 300)
+    monkeypatch.setattr(_validation, "_BLOCK_BYTES", 300)
     assert expected_calibration_error(y_true, y_prob) == whole
 
 
@@ -673,8 +671,8 @@ def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
     for dtype in (np.float64, np.float32):
         values = values.astype(dtype).astype(np.float64)
         np.testing.assert_array_equal(
-            _calibration_error._assign_bins(values, edges, "uniform"),
-            _calibration_error._assign_bins(values, edges, "quantile"),
+            _binning.assign_bins(values, edges, "uniform"),
+            _binning.assign_bins(values, edges, "quantile"),
         )
 
 
@@ -691,7 +689,7 @@ def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
     ],
 )
 def test_unique_labels_equal_numpy_unique(y):
-    got = _calibration_error._unique(y)
+    got = _validation._unique(y)
     np.testing.assert_array_equal(got, np.unique(y))
     assert got.dtype == y.dtype
 

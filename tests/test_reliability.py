@@ -17,7 +17,7 @@ from sklearn_gce.metrics import (
     _reliability,
     expected_calibration_error,
 )
-from sklearn_gce.metrics._calibration_error import top_label_bins
+from sklearn_gce.metrics._binning import top_label_bins
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
