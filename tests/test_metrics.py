@@ -452,6 +452,36 @@ def test_label_permutation_invariance(name, kwargs):
 
 @pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("kwargs", all_metric_kwargs())
+def test_labels_give_the_class_of_each_column_in_any_order(name, kwargs):
+    # an estimator may have unsorted classes_; its columns follow classes_
+    metric = METRICS[name]
+    y_true, y_prob = random_problem(25, n_classes=4)
+    classes = np.array(["ant", "bee", "cat", "dog"])
+    order = np.array([2, 0, 3, 1])
+    expected = metric(classes[y_true], y_prob, **kwargs)
+    got = metric(classes[y_true], y_prob[:, order], labels=classes[order], **kwargs)
+    assert got == pytest.approx(expected, rel=1e-12)
+    # read in sorted order instead, the columns would mean other classes
+    assert metric(
+        classes[y_true], y_prob[:, order], labels=classes, **kwargs
+    ) != pytest.approx(expected, rel=1e-6)
+
+
+def test_binary_1d_probability_is_of_the_second_label():
+    p = np.array([0.9, 0.8, 0.3, 0.2])
+    y_true = np.array(["yes", "yes", "no", "no"])
+    calibrated_for_yes = expected_calibration_error(y_true, p, labels=["no", "yes"])
+    assert expected_calibration_error(y_true, p) == calibrated_for_yes
+    assert expected_calibration_error(
+        y_true, 1 - p, labels=["yes", "no"]
+    ) == pytest.approx(calibrated_for_yes)
+    assert expected_calibration_error(y_true, 1 - p) != pytest.approx(
+        calibrated_for_yes
+    )
+
+
+@pytest.mark.parametrize("name", METRICS)
+@pytest.mark.parametrize("kwargs", all_metric_kwargs())
 @pytest.mark.parametrize(
     "classes",
     [
@@ -585,8 +615,8 @@ BAD_INPUTS = [
     ({"norm": "l3"}, "norm"),
     ({"y_true": [0, 1, 1, 1]}, "2 classes.*3 columns"),
     ({"y_true": [0, 1, 3, 1], "labels": [0, 1, 2]}, r"not in labels: \[3\]"),
-    ({"labels": [0, 2, 1]}, "sorted and unique"),
-    ({"labels": [0, 1, 1]}, "sorted and unique"),
+    ({"labels": [0, 1, 1]}, "must be unique"),
+    ({"labels": ["a", "b", "a"]}, "must be unique"),
     ({"labels": [0, 1, 2, 3]}, "4 classes but y_prob has 3 columns"),
     ({"labels": [0]}, "at least 2 classes"),
     ({"labels": 3}, "labels"),

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import sklearn
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import load_digits, load_iris, load_wine
 from sklearn.ensemble import RandomForestClassifier
@@ -215,6 +215,32 @@ def test_binary_string_labels_and_one_class_test_fold():
             np.where(hits, 1, 0), np.column_stack([1 - confidence, confidence])
         )
     )
+
+
+class UnsortedClassesClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose classes_ (and columns) are in reverse order,
+    as a skorch classifier given ``classes=`` in an arbitrary order has."""
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression(max_iter=1000).fit(X, y)
+        self.classes_ = self.model_.classes_[::-1]
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)[:, ::-1]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_estimator_with_unsorted_classes(metric, wine_strings):
+    X, y = wine_strings
+    X = StandardScaler().fit_transform(X)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    scorer = make_calibration_scorer(metric=metric)
+    unsorted = cross_val_score(UnsortedClassesClassifier(), X, y, cv=cv, scoring=scorer)
+    plain = cross_val_score(
+        LogisticRegression(max_iter=1000), X, y, cv=cv, scoring=scorer
+    )
+    np.testing.assert_allclose(unsorted, plain, rtol=1e-12)
 
 
 def test_scorer_is_right_when_another_scorer_caches_another_binary_column():

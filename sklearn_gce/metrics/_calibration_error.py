@@ -91,9 +91,9 @@ def expected_calibration_error(
     y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
         Predicted probabilities, as returned by ``predict_proba``; each row
         must sum to 1 within ``SUM_TOLERANCE`` (about 3.5e-4). A 1-D array
-        (or a single column) is the probability of the positive class, the
-        second of the two sorted classes, as in
-        :func:`sklearn.metrics.log_loss`.
+        (or a single column) is the probability of the positive class: the
+        second of the two classes (of ``labels``, or of the sorted classes of
+        ``y_true``), as in :func:`sklearn.metrics.log_loss`.
 
     n_bins : int, default=15
         Number of bins :math:`B`.
@@ -108,9 +108,12 @@ def expected_calibration_error(
         over non-empty bins.
 
     labels : array-like of shape (n_classes,), default=None
-        Sorted class labels that the columns of ``y_prob`` correspond to, such
-        as ``estimator.classes_``; needed when ``y_true`` lacks some classes.
-        If None, the sorted unique values of ``y_true``.
+        The class of each column of ``y_prob``, in column order: pass
+        ``estimator.classes_``. Needed when ``y_true`` lacks some classes.
+        If None, the sorted unique values of ``y_true``, as in
+        :func:`sklearn.metrics.log_loss` (which also sorts given labels; here
+        their order is kept, so that an estimator whose ``classes_`` are not
+        sorted is read correctly).
 
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative sample weights with a positive sum.
@@ -216,8 +219,8 @@ def classwise_calibration_error(
         Norm of each class's error, as in :func:`expected_calibration_error`.
 
     labels : array-like of shape (n_classes,), default=None
-        Sorted class labels that the columns of ``y_prob`` correspond to,
-        such as ``estimator.classes_``. If None, the sorted unique values of
+        The class of each column of ``y_prob``, in column order, such as
+        ``estimator.classes_``. If None, the sorted unique values of
         ``y_true``.
 
     sample_weight : array-like of shape (n_samples,), default=None

@@ -233,8 +233,8 @@ class ReliabilityDisplay:
             Equal-width or equal-mass bins.
 
         labels : array-like of shape (n_classes,), default=None
-            Sorted classes of the columns of ``y_prob``; if None, the sorted
-            unique values of ``y_true``.
+            The class of each column of ``y_prob``, in column order; if None,
+            the sorted unique values of ``y_true``.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.

@@ -76,11 +76,8 @@ def _check_classes(y_true, labels, n_columns):
     classes = column_or_1d(labels)
     if classes.size < 2:
         raise ValueError(f"labels must hold at least 2 classes, got {classes!r}.")
-    if not np.all(classes[1:] > classes[:-1]):
-        raise ValueError(
-            "labels must be sorted and unique, like estimator.classes_; the "
-            f"columns of y_prob follow that order. Got {classes!r}."
-        )
+    if np.unique(classes).size != classes.size:
+        raise ValueError(f"labels must be unique, got {classes!r}.")
     if classes.size != n_columns:
         raise ValueError(
             f"labels has {classes.size} classes but y_prob has {n_columns} columns."
