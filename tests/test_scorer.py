@@ -381,3 +381,32 @@ def test_docstring_examples():
     result = doctest.testmod(_scorer)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_with_the_gce_classifier_in_a_grid_search():
+    try:  # sklearn_gce.classifier is developed on another branch
+        from sklearn_gce.classifier import GCEClassifier
+    except ImportError:
+        pytest.skip("sklearn_gce.classifier is not available")
+    X, y = load_wine(return_X_y=True)
+    y = np.array(["zinfandel", "barbera", "merlot"])[y]
+    pipe = make_pipeline(StandardScaler(), GCEClassifier(max_epochs=3, random_state=0))
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(
+        pipe,
+        {"gceclassifier__reg_weight": [0.0, 1.0]},
+        scoring={"accuracy": "accuracy", "ece": neg_expected_calibration_error_scorer},
+        refit="ece",
+        cv=cv,
+    ).fit(X, y)
+    mean_ece = search.cv_results_["mean_test_ece"]
+    assert search.best_index_ == int(np.argmax(mean_ece))
+    expected = manual_scores(
+        pipe.set_params(
+            gceclassifier__reg_weight=search.best_params_["gceclassifier__reg_weight"]
+        ),
+        X,
+        y,
+        cv,
+    )
+    assert mean_ece[search.best_index_] == pytest.approx(expected.mean(), rel=1e-6)
