@@ -544,6 +544,20 @@ def test_binary_1d_equals_two_columns(name, kwargs):
 
 
 @pytest.mark.parametrize("name", METRICS)
+def test_format_invariance(name):
+    # lists, float32, pandas objects and torch tensors give the same value
+    metric = METRICS[name]
+    y_true, y_prob = random_problem(26, n_classes=3, dtype=np.float32)
+    expected = metric(y_true, y_prob)
+    assert metric(list(y_true), y_prob.tolist()) == pytest.approx(expected)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(y_prob, columns=["a", "b", "c"])
+    assert metric(pd.Series(y_true), frame) == expected
+    torch = pytest.importorskip("torch")
+    assert metric(torch.from_numpy(y_true), torch.from_numpy(y_prob)) == expected
+
+
+@pytest.mark.parametrize("name", METRICS)
 def test_labels_allow_classes_missing_from_y_true(name):
     metric = METRICS[name]
     y_true, y_prob = random_problem(14, n_classes=4)
