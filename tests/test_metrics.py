@@ -110,58 +110,21 @@ def reference_classwise(y_true, y_prob, n_bins, strategy, norm, sample_weight=No
     return sum(errors) / len(errors)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("weighted", [False, True])
-def test_classwise_matches_brute_force_reference(strategy, norm, weighted):
-    y_true, y_prob = random_problem(21, n_samples=100, n_classes=3)
-    sample_weight = None
-    if weighted:
-        sample_weight = np.random.default_rng(2).uniform(0, 3, size=len(y_true))
-    expected = reference_classwise(y_true, y_prob, 7, strategy, norm, sample_weight)
-    got = classwise_calibration_error(
-        y_true,
-        y_prob,
-        n_bins=7,
-        strategy=strategy,
-        norm=norm,
-        sample_weight=sample_weight,
-    )
-    assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
+REFERENCES = {"expected": reference_ece, "classwise": reference_classwise}
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_classwise_matches_reference_with_ties_zeros_and_ones(strategy):
-    rng = np.random.default_rng(22)
-    y_prob = rng.integers(0, 5, size=(80, 3)).astype(float)
-    y_prob[y_prob.sum(axis=1) == 0, 0] = 1
-    y_prob /= y_prob.sum(axis=1, keepdims=True)  # many 0, 1, 1/2, ... values
-    y_true = rng.integers(0, 3, size=80)
-    sample_weight = rng.integers(0, 3, size=80)
-    for norm in NORMS:
-        expected = reference_classwise(y_true, y_prob, 4, strategy, norm, sample_weight)
-        got = classwise_calibration_error(
-            y_true,
-            y_prob,
-            n_bins=4,
-            strategy=strategy,
-            norm=norm,
-            sample_weight=sample_weight,
-        )
-        assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
-
-
+@pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_bins", [1, 7, 15])
-def test_ece_matches_brute_force_reference(strategy, norm, weighted, n_bins):
-    y_true, y_prob = random_problem(0, n_samples=120, n_classes=3)
+def test_matches_brute_force_reference(name, strategy, norm, weighted, n_bins):
+    y_true, y_prob = random_problem(0, n_samples=100, n_classes=3)
     sample_weight = None
     if weighted:
         sample_weight = np.random.default_rng(1).uniform(0, 3, size=len(y_true))
-    expected = reference_ece(y_true, y_prob, n_bins, strategy, norm, sample_weight)
-    got = expected_calibration_error(
+    expected = REFERENCES[name](y_true, y_prob, n_bins, strategy, norm, sample_weight)
+    got = METRICS[name](
         y_true,
         y_prob,
         n_bins=n_bins,
@@ -172,24 +135,34 @@ def test_ece_matches_brute_force_reference(strategy, norm, weighted, n_bins):
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_ece_matches_reference_with_ties_and_integer_weights(strategy):
-    # rounded probabilities: many equal confidences, some exactly on edges
+def rounded_problems():
+    """Inputs with ties, zeros, ones and values exactly on edges."""
     rng = np.random.default_rng(3)
-    p = rng.integers(0, 11, size=90) / 10
-    y_true = rng.integers(0, 2, size=90)
-    sample_weight = rng.integers(0, 4, size=90)
-    for norm in NORMS:
-        expected = reference_ece(y_true, p, 5, strategy, norm, sample_weight)
-        got = expected_calibration_error(
-            y_true,
-            p,
-            n_bins=5,
-            strategy=strategy,
-            norm=norm,
-            sample_weight=sample_weight,
-        )
-        assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    binary = rng.integers(0, 11, size=90) / 10, rng.integers(0, 2, size=90)
+    counts = rng.integers(0, 5, size=(90, 3)).astype(float)
+    counts[counts.sum(axis=1) == 0, 0] = 1
+    multiclass = counts / counts.sum(axis=1, keepdims=True), rng.integers(0, 3, 90)
+    return [binary, multiclass]
+
+
+@pytest.mark.parametrize("name", METRICS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_matches_reference_with_ties_and_integer_weights(name, strategy):
+    sample_weight = np.random.default_rng(4).integers(0, 4, size=90)
+    for y_prob, y_true in rounded_problems():
+        for norm in NORMS:
+            expected = REFERENCES[name](
+                y_true, y_prob, 5, strategy, norm, sample_weight
+            )
+            got = METRICS[name](
+                y_true,
+                y_prob,
+                n_bins=5,
+                strategy=strategy,
+                norm=norm,
+                sample_weight=sample_weight,
+            )
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
 
 
 def test_ece_of_float32_input_matches_reference():
