@@ -63,7 +63,7 @@ def _check_sample_weight(sample_weight, y_true):
 
 
 def _check_classes(y_true, labels, n_columns):
-    """The sorted class labels that the columns of ``y_prob`` stand for."""
+    """The class of each column of ``y_prob``, in column order."""
     present = _unique(y_true)
     if labels is None:
         if present.size != n_columns:
@@ -107,8 +107,9 @@ def scan_rows(y_prob):
     """Validate a 2-D ``y_prob`` and return its top-label confidence and column.
 
     One pass over blocks of rows computes the argmax, the row sums and the
-    minimum; NaN and infinity propagate into at least one of them, so they are
-    the whole validation, and no N x K temporary is created.
+    minimum, and no N x K temporary is created. NaN and infinity propagate
+    into at least one of them, so checking them afterwards (minimum >= 0,
+    row maximum <= 1, row sums near 1) is the whole validation.
     """
     n_samples, n_classes = y_prob.shape
     step = max(1, _BLOCK_BYTES // (n_classes * y_prob.itemsize))
