@@ -101,6 +101,7 @@ def environment():
         ).stdout.strip()
 
     return {
+        "command": " ".join(["python", *sys.argv]),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
@@ -125,9 +126,9 @@ def markdown(env, rows):
     lines = [
         "# expected_calibration_error vs torchmetrics",
         "",
-        "Command: `python benchmarks/bench_metrics_speed.py`"
-        " (medians of alternating repeats, validation included on both sides;"
-        " n_bins=15, norm='l1').",
+        f"Command: `{env['command']}` (medians of alternating repeats,"
+        " validation included on both sides; n_bins=15, norm='l1'). The load"
+        " average shows how busy the (shared) machine was.",
         "",
         *(f"- {key}: {value}" for key, value in env.items()),
         "",

@@ -5,6 +5,7 @@ in 1.6); keeping every such import here means one file to fix when it does.
 """
 
 from sklearn.base import _fit_context
+from sklearn.metrics._scorer import _BaseScorer
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -25,6 +26,7 @@ __all__ = [
     "Interval",
     "Options",
     "StrOptions",
+    "_BaseScorer",
     "_check_method_params",
     "_check_sample_weight",
     "_fit_context",

@@ -1,4 +1,4 @@
-"""Tests of sklearn_gce.metrics._calibration_error."""
+"""Tests of the calibration errors (_calibration_error, _binning, _validation)."""
 
 import doctest
 import re
@@ -7,9 +7,18 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from sklearn_gce.metrics import _calibration_error, expected_calibration_error
+from sklearn_gce.metrics import (
+    _binning,
+    _calibration_error,
+    _validation,
+    classwise_calibration_error,
+    expected_calibration_error,
+)
 
-METRICS = {"expected": expected_calibration_error}
+METRICS = {
+    "expected": expected_calibration_error,
+    "classwise": classwise_calibration_error,
+}
 STRATEGIES = ["uniform", "quantile"]
 NORMS = ["l1", "l2", "max"]
 
@@ -85,17 +94,37 @@ def reference_ece(y_true, y_prob, n_bins, strategy, norm, sample_weight=None):
     return reference_binned_error(conf, hits, weight, n_bins, strategy, norm)
 
 
+def reference_classwise(y_true, y_prob, n_bins, strategy, norm, sample_weight=None):
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    if y_prob.ndim == 1:
+        y_prob = np.column_stack([1 - y_prob, y_prob])
+    classes = sorted(set(y_true))
+    weight = [1.0] * len(y_true) if sample_weight is None else list(sample_weight)
+    errors = []
+    for k, label in enumerate(classes):
+        conf = [float(row[k]) for row in y_prob]
+        hits = [1.0 if y == label else 0.0 for y in y_true]
+        errors.append(
+            reference_binned_error(conf, hits, weight, n_bins, strategy, norm)
+        )
+    return sum(errors) / len(errors)
+
+
+REFERENCES = {"expected": reference_ece, "classwise": reference_classwise}
+
+
+@pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("n_bins", [1, 7, 15])
-def test_ece_matches_brute_force_reference(strategy, norm, weighted, n_bins):
-    y_true, y_prob = random_problem(0, n_samples=120, n_classes=3)
+def test_matches_brute_force_reference(name, strategy, norm, weighted, n_bins):
+    y_true, y_prob = random_problem(0, n_samples=100, n_classes=3)
     sample_weight = None
     if weighted:
         sample_weight = np.random.default_rng(1).uniform(0, 3, size=len(y_true))
-    expected = reference_ece(y_true, y_prob, n_bins, strategy, norm, sample_weight)
-    got = expected_calibration_error(
+    expected = REFERENCES[name](y_true, y_prob, n_bins, strategy, norm, sample_weight)
+    got = METRICS[name](
         y_true,
         y_prob,
         n_bins=n_bins,
@@ -106,24 +135,34 @@ def test_ece_matches_brute_force_reference(strategy, norm, weighted, n_bins):
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_ece_matches_reference_with_ties_and_integer_weights(strategy):
-    # rounded probabilities: many equal confidences, some exactly on edges
+def rounded_problems():
+    """Inputs with ties, zeros, ones and values exactly on edges."""
     rng = np.random.default_rng(3)
-    p = rng.integers(0, 11, size=90) / 10
-    y_true = rng.integers(0, 2, size=90)
-    sample_weight = rng.integers(0, 4, size=90)
-    for norm in NORMS:
-        expected = reference_ece(y_true, p, 5, strategy, norm, sample_weight)
-        got = expected_calibration_error(
-            y_true,
-            p,
-            n_bins=5,
-            strategy=strategy,
-            norm=norm,
-            sample_weight=sample_weight,
-        )
-        assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    binary = rng.integers(0, 11, size=90) / 10, rng.integers(0, 2, size=90)
+    counts = rng.integers(0, 5, size=(90, 3)).astype(float)
+    counts[counts.sum(axis=1) == 0, 0] = 1
+    multiclass = counts / counts.sum(axis=1, keepdims=True), rng.integers(0, 3, 90)
+    return [binary, multiclass]
+
+
+@pytest.mark.parametrize("name", METRICS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_matches_reference_with_ties_and_integer_weights(name, strategy):
+    sample_weight = np.random.default_rng(4).integers(0, 4, size=90)
+    for y_prob, y_true in rounded_problems():
+        for norm in NORMS:
+            expected = REFERENCES[name](
+                y_true, y_prob, 5, strategy, norm, sample_weight
+            )
+            got = METRICS[name](
+                y_true,
+                y_prob,
+                n_bins=5,
+                strategy=strategy,
+                norm=norm,
+                sample_weight=sample_weight,
+            )
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-14)
 
 
 def test_ece_of_float32_input_matches_reference():
@@ -182,6 +221,45 @@ def test_binary_1d_ece_agrees_with_torchmetrics_top_label(norm):
     assert got == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_classwise_agrees_with_torchmetrics_binary_per_class(norm, n_classes):
+    # classwise error = mean over columns of torchmetrics' binary (positive
+    # class) calibration error of that column against "y == k"
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("torchmetrics.functional.classification")
+    y_true, y_prob = random_problem(
+        30 + n_classes, n_samples=1000, n_classes=n_classes, dtype=np.float32
+    )
+    assert_no_confidence_near_an_edge(y_prob.ravel(), 15)
+    expected = np.mean(
+        [
+            functional.binary_calibration_error(
+                torch.from_numpy(np.ascontiguousarray(y_prob[:, k])),
+                torch.from_numpy((y_true == k).astype(np.int64)),
+                norm=norm,
+            ).item()
+            for k in range(n_classes)
+        ]
+    )
+    got = classwise_calibration_error(y_true, y_prob, norm=norm)
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_binary_classwise_equals_torchmetrics_binary_calibration_error():
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("torchmetrics.functional.classification")
+    rng = np.random.default_rng(23)
+    p = rng.random(1000).astype(np.float32)
+    y_true = (rng.random(1000) < p).astype(np.int64)
+    assert_no_confidence_near_an_edge(p, 15)
+    expected = functional.binary_calibration_error(
+        torch.from_numpy(p), torch.from_numpy(y_true)
+    ).item()
+    got = classwise_calibration_error(y_true, p.astype(np.float64))
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
 def test_ece_agrees_with_netcal():
     netcal_metrics = pytest.importorskip("netcal.metrics")
     y_true, y_prob = random_problem(6, n_samples=2000, n_classes=5)
@@ -209,7 +287,7 @@ def test_confidence_on_the_first_inner_edge():
     got = expected_calibration_error([0, 1, 2], y_prob, n_bins=4, norm="max")
     # bin [0.5, 0.75): hits 1/2, conf 0.55 -> 0.05; bin [0.25, 0.5): 0.45
     assert got == pytest.approx(0.45)
-    bins = _calibration_error.top_label_bins([0, 1, 2], y_prob, n_bins=4)
+    bins = _binning.top_label_bins([0, 1, 2], y_prob, n_bins=4)
     np.testing.assert_array_equal(bins.weight, [0, 1, 2, 0])
 
 
@@ -241,21 +319,17 @@ def test_tied_top_probabilities_predict_the_first_column():
     assert expected_calibration_error([0, 1], y_prob) == pytest.approx(0.0)
     # the 1-D form agrees: p = 0.5 predicts the first class
     assert expected_calibration_error([0, 1], [0.5, 0.5]) == pytest.approx(0.0)
-    bins = _calibration_error.top_label_bins(
-        [1, 1], [0.5, 0.5], n_bins=2, labels=[0, 1]
-    )
+    bins = _binning.top_label_bins([1, 1], [0.5, 0.5], n_bins=2, labels=[0, 1])
     np.testing.assert_array_equal(bins.hit_sum, [0, 0])
 
 
 def test_quantile_bins_hold_equal_mass():
     rng = np.random.default_rng(7)
     y_true, y_prob = random_problem(7, n_samples=100, n_classes=3)
-    bins = _calibration_error.top_label_bins(
-        y_true, y_prob, n_bins=5, strategy="quantile"
-    )
+    bins = _binning.top_label_bins(y_true, y_prob, n_bins=5, strategy="quantile")
     np.testing.assert_array_equal(bins.weight, [20] * 5)
     weight = rng.integers(1, 4, size=100)
-    bins = _calibration_error.top_label_bins(
+    bins = _binning.top_label_bins(
         y_true, y_prob, n_bins=4, strategy="quantile", sample_weight=weight
     )
     # each bin stops at the sample that crosses a quarter of the weight
@@ -265,18 +339,45 @@ def test_quantile_bins_hold_equal_mass():
 def test_quantile_edges_are_samples_that_cross_the_mass_fraction():
     # ten distinct confidences and five bins: edges are the 3rd, 5th, 7th, 9th
     conf = np.linspace(0.55, 0.95, 10)
-    edges = _calibration_error._bin_edges(conf, None, 5, "quantile")
+    edges = _binning.bin_edges(conf, None, 5, "quantile")
     np.testing.assert_array_equal(edges, [0, conf[2], conf[4], conf[6], conf[8], 1])
-    ids = _calibration_error._assign_bins(conf, edges)
+    ids = _binning.assign_bins(conf, edges, "quantile")
     np.testing.assert_array_equal(ids, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
 
 
 def test_quantile_with_all_confidences_equal_uses_the_last_bin():
-    bins = _calibration_error.top_label_bins(
+    bins = _binning.top_label_bins(
         [0, 1, 1], [[0.6, 0.4]] * 3, n_bins=3, strategy="quantile"
     )
     np.testing.assert_array_equal(bins.edges, [0, 0.6, 0.6, 1])
     np.testing.assert_array_equal(bins.weight, [0, 0, 3])
+
+
+def test_classwise_probabilities_zero_and_one_are_in_the_end_bins():
+    y_prob = [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]
+    per_class = _binning.classwise_bins([0, 1, 0], y_prob, n_bins=2)
+    np.testing.assert_array_equal(per_class[0].weight, [1, 2])  # 0 | 0.5, 1
+    np.testing.assert_array_equal(per_class[0].hit_sum, [0, 2])
+    np.testing.assert_array_equal(per_class[1].weight, [1, 2])
+    np.testing.assert_array_equal(per_class[1].hit_sum, [0, 1])
+    # class 0: |1 - 0.75| * 2/3 ; class 1: |0.5 - 0.75| * 2/3
+    assert classwise_calibration_error([0, 1, 0], y_prob, n_bins=2) == (
+        pytest.approx(1 / 6)
+    )
+
+
+def test_classwise_counts_classes_absent_from_y_true():
+    y_prob = [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1]]
+    per_class = _binning.classwise_bins(
+        ["a", "a"], y_prob, labels=["a", "b", "c"], n_bins=10
+    )
+    assert len(per_class) == 3
+    # a: |1 - 0.65|; b: mean of |0 - 0.2| and |0 - 0.3|; c: 0.1
+    expected = (0.35 + 0.25 + 0.1) / 3
+    got = classwise_calibration_error(
+        ["a", "a"], y_prob, labels=["a", "b", "c"], n_bins=10
+    )
+    assert got == pytest.approx(expected)
 
 
 def test_perfectly_calibrated_bins_have_zero_error():
@@ -319,6 +420,36 @@ def test_label_permutation_invariance(name, kwargs):
     permuted_prob[:, perm] = y_prob
     assert metric(perm[y_true], permuted_prob, **kwargs) == pytest.approx(
         metric(y_true, y_prob, **kwargs), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", METRICS)
+@pytest.mark.parametrize("kwargs", all_metric_kwargs())
+def test_labels_give_the_class_of_each_column_in_any_order(name, kwargs):
+    # an estimator may have unsorted classes_; its columns follow classes_
+    metric = METRICS[name]
+    y_true, y_prob = random_problem(25, n_classes=4)
+    classes = np.array(["ant", "bee", "cat", "dog"])
+    order = np.array([2, 0, 3, 1])
+    expected = metric(classes[y_true], y_prob, **kwargs)
+    got = metric(classes[y_true], y_prob[:, order], labels=classes[order], **kwargs)
+    assert got == pytest.approx(expected, rel=1e-12)
+    # read in sorted order instead, the columns would mean other classes
+    assert metric(
+        classes[y_true], y_prob[:, order], labels=classes, **kwargs
+    ) != pytest.approx(expected, rel=1e-6)
+
+
+def test_binary_1d_probability_is_of_the_second_label():
+    p = np.array([0.9, 0.8, 0.3, 0.2])
+    y_true = np.array(["yes", "yes", "no", "no"])
+    calibrated_for_yes = expected_calibration_error(y_true, p, labels=["no", "yes"])
+    assert expected_calibration_error(y_true, p) == calibrated_for_yes
+    assert expected_calibration_error(
+        y_true, 1 - p, labels=["yes", "no"]
+    ) == pytest.approx(calibrated_for_yes)
+    assert expected_calibration_error(y_true, 1 - p) != pytest.approx(
+        calibrated_for_yes
     )
 
 
@@ -386,6 +517,20 @@ def test_binary_1d_equals_two_columns(name, kwargs):
 
 
 @pytest.mark.parametrize("name", METRICS)
+def test_format_invariance(name):
+    # lists, float32, pandas objects and torch tensors give the same value
+    metric = METRICS[name]
+    y_true, y_prob = random_problem(26, n_classes=3, dtype=np.float32)
+    expected = metric(y_true, y_prob)
+    assert metric(list(y_true), y_prob.tolist()) == pytest.approx(expected)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(y_prob, columns=["a", "b", "c"])
+    assert metric(pd.Series(y_true), frame) == expected
+    torch = pytest.importorskip("torch")
+    assert metric(torch.from_numpy(y_true), torch.from_numpy(y_prob)) == expected
+
+
+@pytest.mark.parametrize("name", METRICS)
 def test_labels_allow_classes_missing_from_y_true(name):
     metric = METRICS[name]
     y_true, y_prob = random_problem(14, n_classes=4)
@@ -397,19 +542,28 @@ def test_labels_allow_classes_missing_from_y_true(name):
         metric(y_true[subset], y_prob[subset])
 
 
-def test_returns_a_python_float_in_unit_interval():
+@pytest.mark.parametrize("name", METRICS)
+def test_returns_a_python_float_in_unit_interval(name):
     y_true, y_prob = random_problem(15)
     for kwargs in all_metric_kwargs():
-        value = expected_calibration_error(y_true, y_prob, **kwargs)
+        value = METRICS[name](y_true, y_prob, **kwargs)
         assert type(value) is float
         assert 0 < value <= 1
 
 
-def test_norms_are_ordered():
+@pytest.mark.parametrize("name", METRICS)
+def test_norms_are_ordered(name):
     y_true, y_prob = random_problem(16)
-    l1, l2, mx = (expected_calibration_error(y_true, y_prob, norm=n) for n in NORMS)
+    l1, l2, mx = (METRICS[name](y_true, y_prob, norm=n) for n in NORMS)
     assert l1 <= l2 <= mx
     assert l1 < mx
+
+
+def test_classwise_differs_from_top_label():
+    y_true, y_prob = random_problem(24, n_classes=5)
+    assert classwise_calibration_error(y_true, y_prob) != pytest.approx(
+        expected_calibration_error(y_true, y_prob), rel=1e-3
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -448,8 +602,8 @@ BAD_INPUTS = [
     ({"norm": "l3"}, "norm"),
     ({"y_true": [0, 1, 1, 1]}, "2 classes.*3 columns"),
     ({"y_true": [0, 1, 3, 1], "labels": [0, 1, 2]}, r"not in labels: \[3\]"),
-    ({"labels": [0, 2, 1]}, "sorted and unique"),
-    ({"labels": [0, 1, 1]}, "sorted and unique"),
+    ({"labels": [0, 1, 1]}, "must be unique"),
+    ({"labels": ["a", "b", "a"]}, "must be unique"),
     ({"labels": [0, 1, 2, 3]}, "4 classes but y_prob has 3 columns"),
     ({"labels": [0]}, "at least 2 classes"),
     ({"labels": 3}, "labels"),
@@ -468,6 +622,7 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("bad, message", BAD_INPUTS)
 def test_bad_input_raises_a_clear_value_error(name, bad, message):
+    bad = dict(bad)  # the table is shared between the parametrized metrics
     y_prob = bad.pop("y_prob", GOOD_P)
     y_true = bad.pop("y_true", GOOD_Y)
     with pytest.raises(ValueError, match=message):
@@ -482,7 +637,7 @@ def test_good_input_of_the_bad_input_table_is_accepted():
 
 
 def test_row_sum_tolerance():
-    tolerance = _calibration_error.SUM_TOLERANCE
+    tolerance = _validation.SUM_TOLERANCE
     y_prob = np.array(GOOD_P)
     y_prob[0] *= 1 + tolerance / 2
     y_prob[0, 0] = min(y_prob[0, 0], 1.0)
@@ -492,6 +647,7 @@ def test_row_sum_tolerance():
         expected_calibration_error(GOOD_Y, y_prob)
 
 
+@pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "scale, value, message",
@@ -502,21 +658,23 @@ def test_row_sum_tolerance():
         (0.7, None, "row 997 sums to 0.7"),
     ],
 )
-def test_bad_values_are_found_in_any_block(monkeypatch, dtype, scale, value, message):
-    monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 512)
+def test_bad_values_are_found_in_any_block(
+    monkeypatch, name, dtype, scale, value, message
+):
+    monkeypatch.setattr(_validation, "_BLOCK_BYTES", 512)
     y_true, y_prob = random_problem(17, n_samples=1000, n_classes=5, dtype=dtype)
-    expected_calibration_error(y_true, y_prob)
+    METRICS[name](y_true, y_prob)
     y_prob[997] *= scale
     if value is not None:
         y_prob[997, 1] = value
     with pytest.raises(ValueError, match=message):
-        expected_calibration_error(y_true, y_prob)
+        METRICS[name](y_true, y_prob)
 
 
 def test_blocks_give_the_same_result_as_one_block(monkeypatch):
     y_true, y_prob = random_problem(18, n_samples=1000, n_classes=5)
     whole = expected_calibration_error(y_true, y_prob)
-    monkeypatch.setattr(_calibration_error, "_BLOCK_BYTES", 300)
+    monkeypatch.setattr(_validation, "_BLOCK_BYTES", 300)
     assert expected_calibration_error(y_true, y_prob) == whole
 
 
@@ -530,8 +688,8 @@ def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
     for dtype in (np.float64, np.float32):
         values = values.astype(dtype).astype(np.float64)
         np.testing.assert_array_equal(
-            _calibration_error._assign_bins(values, edges, "uniform"),
-            _calibration_error._assign_bins(values, edges, "quantile"),
+            _binning.assign_bins(values, edges, "uniform"),
+            _binning.assign_bins(values, edges, "quantile"),
         )
 
 
@@ -548,7 +706,7 @@ def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
     ],
 )
 def test_unique_labels_equal_numpy_unique(y):
-    got = _calibration_error._unique(y)
+    got = _validation._unique(y)
     np.testing.assert_array_equal(got, np.unique(y))
     assert got.dtype == y.dtype
 
