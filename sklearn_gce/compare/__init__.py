@@ -1,0 +1,86 @@
+"""The comparison behind ``sklearn-gce compare``, as plain functions.
+
+A comparison trains one network per (seed, loss) on a seed's split
+(:func:`~sklearn_gce.datasets.split_dataset`), calibrates it post hoc with
+each method, scores every method on the test split (:func:`run_one`,
+:func:`run_comparison`), aggregates over seeds (:func:`summarize`) and tests
+GCE against each baseline with paired Wilcoxon signed-rank tests
+(:func:`paired_tests`). The command line (:mod:`sklearn_gce.cli`) and the
+benchmark study (``benchmarks/study.py``) both go through these functions.
+"""
+
+from sklearn_gce.compare._engine import (
+    METRICS,
+    Comparison,
+    RunResult,
+    TrainingConfig,
+    calibrate,
+    make_model,
+    ood_auroc,
+    resolve_device,
+    run_comparison,
+    run_one,
+    score_predictions,
+)
+from sklearn_gce.compare._environment import describe_environment
+from sklearn_gce.compare._progress import ProgressBar
+from sklearn_gce.compare._report import (
+    ats_notes,
+    format_summary,
+    format_tests,
+    markdown_report,
+    notes_on_tests,
+    plot_reliability,
+    write_csv,
+    write_json,
+)
+from sklearn_gce.compare._specs import (
+    DEFAULT_LOSSES,
+    DEFAULT_METHODS,
+    LossSpec,
+    MethodSpec,
+    SpecError,
+    parse_losses,
+    parse_methods,
+)
+from sklearn_gce.compare._stats import (
+    min_p_value,
+    paired_tests,
+    summarize,
+    wilcoxon_paired,
+)
+
+__all__ = [
+    "DEFAULT_LOSSES",
+    "DEFAULT_METHODS",
+    "METRICS",
+    "Comparison",
+    "LossSpec",
+    "MethodSpec",
+    "ProgressBar",
+    "RunResult",
+    "SpecError",
+    "TrainingConfig",
+    "ats_notes",
+    "calibrate",
+    "describe_environment",
+    "format_summary",
+    "format_tests",
+    "make_model",
+    "markdown_report",
+    "min_p_value",
+    "notes_on_tests",
+    "ood_auroc",
+    "paired_tests",
+    "parse_losses",
+    "parse_methods",
+    "plot_reliability",
+    "resolve_device",
+    "run_comparison",
+    "run_one",
+    "score_predictions",
+    "summarize",
+    "wilcoxon_paired",
+    "write_csv",
+    "write_json",
+]

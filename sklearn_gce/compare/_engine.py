@@ -1,0 +1,427 @@
+"""Train, calibrate and score: one run per (seed, loss), every method on it.
+
+A run trains one network (standardisation + :class:`~sklearn_gce.GCEClassifier`)
+on the seed's training split, calibrates it post hoc on the calibration split
+with each method, and scores every method on the test split. All losses of a
+seed share the split and the initial weights (``random_state=seed``), so
+that differences between losses are paired.
+"""
+
+import hashlib
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sklearn_gce.datasets import split_dataset
+
+__all__ = [
+    "Comparison",
+    "TrainingConfig",
+    "calibrate",
+    "make_model",
+    "resolve_device",
+    "run_comparison",
+    "run_one",
+    "score_predictions",
+]
+
+METRICS = ("accuracy", "ece", "adaece", "classwise_ece", "nll", "brier")
+N_BINS = 15  # ECE bins, as usually reported
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How every network of a comparison is trained.
+
+    Parameters
+    ----------
+    epochs : int, default=60
+    batch_size : int, default=64
+    hidden : tuple of int, default=(256,)
+        Hidden layer widths of the default MLP.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    device : str, default="cpu"
+        A torch device; see :func:`resolve_device` for ``"auto"``.
+    """
+
+    epochs: int = 60
+    batch_size: int = 64
+    hidden: tuple = (256,)
+    lr: float = 1e-3
+    device: str = "cpu"
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when available, else ``"cpu"``.
+
+    Raises
+    ------
+    ValueError
+        For ``"cuda"`` without an available CUDA device.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            "--device cuda was asked for, but torch finds no CUDA device "
+            f"(torch {torch.__version__}); use --device cpu or auto"
+        )
+    return device
+
+
+def _initial_weights_callback():
+    from skorch.callbacks import Callback
+
+    class InitialWeights(Callback):
+        """Fingerprint of the weights a fit starts from."""
+
+        def on_train_begin(self, net, **kwargs):
+            digest = hashlib.sha1()
+            for name, tensor in net.module_.state_dict().items():
+                digest.update(name.encode())
+                digest.update(tensor.detach().cpu().numpy().tobytes())
+            self.fingerprint_ = digest.hexdigest()[:12]
+
+    return InitialWeights()
+
+
+def make_model(loss, *, seed, config=TrainingConfig()):
+    """The network a run trains: a scaler and a seeded ``GCEClassifier``.
+
+    Parameters
+    ----------
+    loss : LossSpec
+    seed : int
+        ``random_state`` of the classifier: the same seed gives the same
+        initial weights and batch order whatever the loss.
+    config : TrainingConfig
+
+    Returns
+    -------
+    model : Pipeline
+        Unfitted ``StandardScaler() -> GCEClassifier``.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_gce import GCEClassifier
+
+    net = GCEClassifier(
+        max_epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        device=config.device,
+        random_state=seed,
+        module__hidden_sizes=tuple(config.hidden),
+        callbacks=[("initial_weights", _initial_weights_callback())],
+        **loss.estimator_params(),
+    )
+    return Pipeline([("scale", StandardScaler()), ("net", net)])
+
+
+def calibrate(model, method, X_calib, y_calib):
+    """Calibrate a fitted model post hoc on held-out data.
+
+    Parameters
+    ----------
+    model : fitted classifier
+    method : MethodSpec
+        ``none`` returns ``model``; ``temperature`` fits scikit-learn's
+        ``CalibratedClassifierCV(FrozenEstimator(model), method="temperature")``;
+        ``ats`` fits ``ATSCalibrator(FrozenEstimator(model), n_bins=...)``.
+    X_calib, y_calib : array-like
+        The calibration split.
+
+    Returns
+    -------
+    calibrated : classifier with ``predict_proba``
+    info : dict
+        For ATS, ``ats_bins_formed``: the bins it could form (its guard merges
+        bins of fewer than 50 samples).
+    """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import KFold
+
+    from sklearn_gce import ATSCalibrator
+
+    if method.name == "none":
+        return model, {}
+    if method.name == "temperature":
+        # With a FrozenEstimator, scikit-learn still splits the data (the
+        # estimator's fit is a no-op, so the folds do not change the result);
+        # its default stratified 5 folds fail on classes of < 5 calibration
+        # samples, which two plain folds avoid.
+        calibrated = CalibratedClassifierCV(
+            FrozenEstimator(model), method="temperature", cv=KFold(2)
+        )
+        return calibrated.fit(X_calib, y_calib), {}
+    calibrated = ATSCalibrator(FrozenEstimator(model), n_bins=method.n_bins)
+    with warnings.catch_warnings():
+        # fewer bins than asked is recorded as ats_bins_formed instead
+        warnings.filterwarnings("ignore", message="Only .* confidence bins could")
+        calibrated.fit(X_calib, y_calib)
+    formed = calibrated.calibrated_classifiers_[0].calibrators[0].n_bins_
+    return calibrated, {"ats_bins_formed": int(formed)}
+
+
+def score_predictions(y_true, proba, labels):
+    """Accuracy and calibration metrics of predicted probabilities.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+    proba : ndarray of shape (n_samples, n_classes)
+        Columns follow ``labels``.
+    labels : array-like of shape (n_classes,)
+
+    Returns
+    -------
+    scores : dict
+        ``accuracy``; ``ece`` (15 equal-width bins, top label, L1);
+        ``adaece`` (15 equal-mass bins); ``classwise_ece`` (15 equal-width
+        bins); ``nll`` (scikit-learn's ``log_loss``); ``brier``
+        (scikit-learn's multiclass ``brier_score_loss``: the squared error
+        summed over classes, averaged over samples).
+    """
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
+
+    from sklearn_gce.metrics import (
+        classwise_calibration_error,
+        expected_calibration_error,
+    )
+
+    labels = np.asarray(labels)
+    y_pred = labels[np.argmax(proba, axis=1)]
+    common = {"n_bins": N_BINS, "labels": labels}
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "ece": float(expected_calibration_error(y_true, proba, **common)),
+        "adaece": float(
+            expected_calibration_error(y_true, proba, strategy="quantile", **common)
+        ),
+        "classwise_ece": float(classwise_calibration_error(y_true, proba, **common)),
+        "nll": float(log_loss(y_true, proba, labels=labels)),
+        "brier": float(brier_score_loss(y_true, proba, labels=labels)),
+    }
+
+
+def ood_auroc(proba_known, proba_unknown):
+    """AUROC of the maximum probability, known-class samples as positives."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = np.concatenate([proba_known.max(axis=1), proba_unknown.max(axis=1)])
+    is_known = np.r_[np.ones(len(proba_known)), np.zeros(len(proba_unknown))]
+    return float(roc_auc_score(is_known, scores))
+
+
+def _fingerprint(*arrays):
+    digest = hashlib.sha1()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(array.astype(str) if array.dtype == object else array)
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class RunResult:
+    """The records of one run, and the test probabilities of each method."""
+
+    records: list
+    proba: dict = field(default_factory=dict)
+
+
+def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
+    """Train one network on a split and score it under every post-hoc method.
+
+    Parameters
+    ----------
+    split : Split
+    loss : LossSpec
+    methods : list of MethodSpec
+    config : TrainingConfig
+    dataset_name : str
+        Recorded in each record.
+
+    Returns
+    -------
+    result : RunResult
+        One record (a flat dict) per method: ``dataset``, ``seed``, ``loss``,
+        ``method``, the metrics of :func:`score_predictions`, ``ood_auroc``
+        when the split has unknown-class samples, ``fit_seconds`` (the
+        network's training, the same for every method of the run),
+        ``calibration_seconds``, ``ats_bins`` and ``ats_bins_formed`` (ATS
+        only), ``split_fingerprint`` and ``init_fingerprint`` (hashes of the
+        split and of the initial weights, equal across the losses of a
+        seed), and the split sizes. ``proba`` maps each method's key to its
+        test probabilities.
+    """
+    seed = split.seed
+    model = make_model(loss, seed=seed, config=config)
+    start = time.perf_counter()
+    model.fit(split.X_train, split.y_train)
+    fit_seconds = time.perf_counter() - start
+    labels = model.classes_
+    common = {
+        "dataset": dataset_name,
+        "seed": seed,
+        "loss": loss.key,
+        "fit_seconds": fit_seconds,
+        "epochs": config.epochs,
+        "n_train": len(split.y_train),
+        "n_calib": len(split.y_calib),
+        "n_test": len(split.y_test),
+        "split_fingerprint": _fingerprint(
+            split.X_train,
+            split.y_train,
+            split.X_calib,
+            split.y_calib,
+            split.X_test,
+            split.y_test,
+        ),
+        "init_fingerprint": dict(model[-1].callbacks_)["initial_weights"].fingerprint_,
+    }
+    result = RunResult(records=[])
+    for method in methods:
+        start = time.perf_counter()
+        calibrated, info = calibrate(model, method, split.X_calib, split.y_calib)
+        calibration_seconds = time.perf_counter() - start
+        proba = calibrated.predict_proba(split.X_test)
+        record = {**common, "method": method.key}
+        record.update(score_predictions(split.y_test, proba, labels))
+        if split.X_unknown is not None:
+            record["ood_auroc"] = ood_auroc(
+                proba, calibrated.predict_proba(split.X_unknown)
+            )
+        record["calibration_seconds"] = calibration_seconds
+        if method.name == "ats":
+            record["ats_bins"] = method.n_bins
+            record.update(info)
+        result.records.append(record)
+        result.proba[method.key] = proba
+    return result
+
+
+def _warm_up(config):
+    """One tiny fit, so that torch's one-off start-up cost is not timed as
+    part of the first loss's training."""
+    from sklearn_gce import GCEClassifier
+
+    X = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
+    y = np.arange(8) % 2
+    GCEClassifier(max_epochs=1, batch_size=4, device=config.device).fit(X, y)
+
+
+@dataclass
+class Comparison:
+    """Every run of a comparison on one dataset.
+
+    Attributes
+    ----------
+    dataset : Dataset
+    losses, methods : list
+        The specs compared, in order.
+    seeds : list of int
+    config : TrainingConfig
+    records : list of dict
+        One per (seed, loss, method); see :func:`run_one`.
+    proba : dict
+        ``(loss key, method key) -> [(y_test, proba) per seed]`` for the
+        losses asked to be kept.
+    classes : ndarray
+        The class labels the networks were trained on.
+    split_sizes : dict
+        Sizes of the first seed's split.
+    seconds : float
+        Wall time of the whole comparison.
+    """
+
+    dataset: object
+    losses: list
+    methods: list
+    seeds: list
+    config: TrainingConfig
+    records: list = field(default_factory=list)
+    proba: dict = field(default_factory=dict)
+    classes: np.ndarray | None = None
+    split_sizes: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def run_comparison(
+    dataset,
+    losses,
+    methods,
+    *,
+    seeds,
+    config=TrainingConfig(),
+    calib_size=0.2,
+    test_size=0.2,
+    unknown_classes=None,
+    keep_proba=(),
+    progress=None,
+):
+    """Every loss on every seed, each scored under every post-hoc method.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    losses : list of LossSpec
+    methods : list of MethodSpec
+    seeds : iterable of int
+        Each seed fixes a split (:func:`~sklearn_gce.datasets.split_dataset`)
+        and the initial weights, shared by every loss.
+    config : TrainingConfig
+    calib_size, test_size : float
+    unknown_classes : array-like or None
+        Classes left out of training; their samples give ``ood_auroc``.
+    keep_proba : collection of str
+        Loss keys whose test probabilities are kept (for plots).
+    progress : callable or None
+        Called as ``progress(done, total, label)`` after each run.
+
+    Returns
+    -------
+    comparison : Comparison
+    """
+    seeds = [int(seed) for seed in seeds]
+    comparison = Comparison(dataset, list(losses), list(methods), seeds, config)
+    total = len(seeds) * len(comparison.losses)
+    start = time.perf_counter()
+    _warm_up(config)
+    done = 0
+    for seed in seeds:
+        split = split_dataset(
+            dataset,
+            seed,
+            calib_size=calib_size,
+            test_size=test_size,
+            unknown_classes=unknown_classes,
+        )
+        if not comparison.split_sizes:
+            comparison.split_sizes = split.sizes
+            comparison.classes = np.unique(split.y_train)
+        for loss in comparison.losses:
+            result = run_one(
+                split,
+                loss,
+                comparison.methods,
+                config=config,
+                dataset_name=dataset.name,
+            )
+            comparison.records.extend(result.records)
+            if loss.key in keep_proba:
+                for method_key, proba in result.proba.items():
+                    comparison.proba.setdefault((loss.key, method_key), []).append(
+                        (split.y_test, proba)
+                    )
+            done += 1
+            if progress is not None:
+                progress(done, total, f"seed {seed} {loss.key}")
+    comparison.seconds = time.perf_counter() - start
+    return comparison
