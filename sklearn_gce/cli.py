@@ -218,6 +218,7 @@ def main(argv=None):
         argv = ["compare", *argv]
     try:
         args = _build_parser().parse_args(argv)
+        args.argv = ["sklearn-gce", *argv]
         return args.func(args)
     except _UsageError as exc:
         _error(str(exc))
@@ -263,15 +264,14 @@ def _unknown_classes(text, dataset):
     return labels
 
 
-def _compare(args):
+def _prepare(args):
+    """Everything a run needs, checked before any training starts."""
     from sklearn_gce.compare import (
-        ProgressBar,
         SpecError,
         TrainingConfig,
         parse_losses,
         parse_methods,
         resolve_device,
-        run_comparison,
     )
     from sklearn_gce.datasets import DatasetError, split_dataset
 
@@ -283,7 +283,7 @@ def _compare(args):
         device = resolve_device(args.device)
         if args.calib_size + args.test_size >= 1:
             raise _UsageError("--calib-size and --test-size must add up to less than 1")
-        # fails early, before any training, on classes too small to split
+        # classes too small to split fail here rather than after a first training
         split_dataset(
             dataset,
             0,
@@ -295,7 +295,6 @@ def _compare(args):
             _make_output_dir(args.out)
     except (DatasetError, SpecError, ValueError) as exc:
         raise _UsageError(str(exc)) from None
-
     config = TrainingConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -303,14 +302,20 @@ def _compare(args):
         lr=args.lr,
         device=device,
     )
+    return dataset, losses, methods, unknown, config
+
+
+def _compare(args):
+    from sklearn_gce.compare import ProgressBar, run_comparison
+
+    dataset, losses, methods, unknown, config = _prepare(args)
     plotted = _plotted_losses(losses)
     bar = None if args.quiet else ProgressBar()
     if not args.quiet:
-        _info(f"{dataset.description}")
         _info(
-            f"{len(losses)} losses x {args.seeds} seeds = {len(losses) * args.seeds} "
-            f"networks (epochs: {args.epochs}, device: {device}); post-hoc: "
-            + ", ".join(method.key for method in methods)
+            f"{dataset.name}: {len(losses)} losses x {args.seeds} seeds = "
+            f"{len(losses) * args.seeds} networks (epochs: {args.epochs}, device: "
+            f"{config.device}); post-hoc: " + ", ".join(m.key for m in methods)
         )
     try:
         comparison = run_comparison(
@@ -325,8 +330,6 @@ def _compare(args):
             keep_proba=plotted,
             progress=bar,
         )
-    except DatasetError as exc:
-        raise _UsageError(str(exc)) from None
     except (FloatingPointError, RuntimeError) as exc:
         _error(f"training failed: {exc}".splitlines()[0])
         return 1
@@ -419,19 +422,25 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
         write_json,
     )
 
-    environment = describe_environment(comparison.config.device)
+    paths = {
+        name: os.path.join(args.out, name)
+        for name in ("runs.csv", "runs.json", "summary.md", "reliability.png")
+    }
+    plots = _have_matplotlib()
+    if not plots:
+        notes = [*notes, "matplotlib is not installed: reliability.png was skipped."]
+        if not args.quiet:
+            _info(f"note: {notes[-1]} (pip install matplotlib)")
+        del paths["reliability.png"]
+    environment = describe_environment(comparison.config.device, argv=args.argv)
     settings = {
         "dataset": comparison.dataset.name,
         "losses": ",".join(loss.key for loss in comparison.losses),
         "post-hoc": ",".join(method.key for method in comparison.methods),
         "seeds": len(comparison.seeds),
-        **{k: v for k, v in asdict(comparison.config).items()},
+        **asdict(comparison.config),
         "split": comparison.split_sizes,
         "seconds": round(comparison.seconds, 1),
-    }
-    paths = {
-        name: os.path.join(args.out, name)
-        for name in ("runs.csv", "runs.json", "summary.md", "reliability.png")
     }
     write_csv(paths["runs.csv"], comparison.records)
     write_json(
@@ -450,27 +459,6 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
             "runs": comparison.records,
         },
     )
-    written = [paths["runs.csv"], paths["runs.json"]]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        notes = notes + ["matplotlib is not installed: reliability diagrams skipped."]
-        if not args.quiet:
-            _info(
-                "note: matplotlib is not installed, so reliability.png was skipped "
-                "(pip install matplotlib)"
-            )
-    else:
-        plot_reliability(
-            comparison.proba,
-            plotted,
-            [method.key for method in comparison.methods],
-            paths["reliability.png"],
-            labels=comparison.classes,
-            title=f"{comparison.dataset.name}: test predictions pooled over "
-            f"{len(comparison.seeds)} seeds",
-        )
-        written.append(paths["reliability.png"])
     with open(paths["summary.md"], "w", encoding="utf-8") as file:
         file.write(
             markdown_report(
@@ -484,8 +472,25 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
                 notes=notes,
             )
         )
-    written.insert(2, paths["summary.md"])
-    return written
+    if plots:
+        plot_reliability(
+            comparison.proba,
+            plotted,
+            [method.key for method in comparison.methods],
+            paths["reliability.png"],
+            labels=comparison.classes,
+            title=f"{comparison.dataset.name}: test predictions pooled over "
+            f"{len(comparison.seeds)} seeds",
+        )
+    return list(paths.values())
+
+
+def _have_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

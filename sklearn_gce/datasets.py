@@ -131,8 +131,9 @@ def _mnist1d_arrays():
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:
         raise DatasetError(
-            "the mnist1d dataset needs the optional package mnist1d: "
-            "pip install mnist1d (or pip install 'sklearn-gce[benchmark]')"
+            "the mnist1d dataset needs the optional package mnist1d (pip install "
+            f"mnist1d, or pip install 'sklearn-gce[benchmark]'); importing it failed: "
+            f"{exc}"
         ) from exc
     args = get_dataset_args()
     args.num_samples = MNIST1D_SAMPLES

@@ -49,7 +49,8 @@ def test_tiny_run_writes_every_output(capsys, tmp_path):
 
     payload = json.loads((out_dir / "runs.json").read_text(), parse_constant=refuse)
     assert len(payload["runs"]) == 8 and payload["settings"]["seeds"] == 2
-    assert payload["environment"]["torch"] and payload["environment"]["command"]
+    assert payload["environment"]["torch"]
+    assert payload["environment"]["command"].startswith("sklearn-gce compare --seeds 2")
     assert {row["loss"] for row in payload["summary"]} == {"ce", "gce"}
     assert payload["tests"][0]["verdict"] == "too few seeds to test"
 
@@ -97,8 +98,9 @@ def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, _, err = _run(capsys, *TINY, "--seeds", "1", "--out", str(tmp_path))
     assert status == 0
-    assert "matplotlib is not installed" in err
+    assert "matplotlib is not installed" in err and "pip install matplotlib" in err
     assert sorted(os.listdir(tmp_path)) == ["runs.csv", "runs.json", "summary.md"]
+    assert "reliability.png was skipped" in (tmp_path / "summary.md").read_text()
 
 
 @pytest.mark.parametrize(
