@@ -220,7 +220,7 @@ def _plot_sweep(grid, path):
         ax.set_xticks(SWEEP_BINS[::2], [str(b) for b in SWEEP_BINS[::2]])
         ax.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=80)
+    figure.savefig(path, dpi=70)
 
 
 # --- main ---------------------------------------------------------------------------
@@ -382,7 +382,7 @@ def main(argv=None):
         "",
     ]
     (args.out / "study.md").write_text("\n".join(lines), encoding="utf-8")
-    write_csv(args.out / "study_runs.csv", records)
+    write_csv(args.out / "study_runs.csv", records, significant_digits=6)
     write_json(
         args.out / "study.json",
         {"environment": info, "settings": settings, "results": json_parts},

@@ -196,3 +196,10 @@ def test_module_entry_point_in_a_fresh_process():
         timeout=120,
     )
     assert version.returncode == 0 and version.stdout.strip()
+
+
+def test_gce_above_one_gets_a_note(capsys):
+    status, out, _ = _run(
+        capsys, "--losses", "ce,gce:2", "--seeds", "1", "--epochs", "1", "--quiet"
+    )
+    assert status == 0 and "gce:2: GCE with lambda > 1 is not a proper loss" in out

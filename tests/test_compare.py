@@ -28,6 +28,7 @@ from sklearn_gce.compare import (
     score_predictions,
     summarize,
     wilcoxon_paired,
+    write_csv,
     write_json,
 )
 from sklearn_gce.datasets import load_dataset, split_dataset
@@ -363,6 +364,15 @@ def test_tables_and_strict_json(comparison, tmp_path):
     assert len(text.splitlines()) == 2 + 9
     tests = paired_tests(comparison.records)
     assert "too few seeds to test" in format_tests(tests)
+    rows = [{"a": 1 / 3, "b": "x"}, {"a": 2.0, "c": 7}]
+    write_csv(tmp_path / "full.csv", rows)
+    write_csv(tmp_path / "short.csv", rows, significant_digits=3)
+    assert (tmp_path / "full.csv").read_text().splitlines() == [
+        "a,b,c",
+        f"{1 / 3!r},x,",
+        "2.0,,7",
+    ]
+    assert (tmp_path / "short.csv").read_text().splitlines()[1] == "0.333,x,"
     path = tmp_path / "out.json"
     write_json(path, {"x": float("nan"), "y": np.float64(1.5), "z": (np.int64(2),)})
     assert json.loads(path.read_text()) == {"x": None, "y": 1.5, "z": [2]}

@@ -170,9 +170,22 @@ def markdown_report(
     return "\n".join(lines) + "\n"
 
 
-def write_csv(path, records):
-    """One row per record; columns are the union of the records' fields."""
+def write_csv(path, records, *, significant_digits=None):
+    """One row per record; columns are the union of the records' fields.
+
+    Floats are written in full unless ``significant_digits`` is given.
+    """
     fields = list(dict.fromkeys(key for record in records for key in record))
+    if significant_digits is not None:
+        records = [
+            {
+                key: f"{value:.{significant_digits}g}"
+                if isinstance(value, float)
+                else value
+                for key, value in record.items()
+            }
+            for record in records
+        ]
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=fields, restval="")
         writer.writeheader()
