@@ -11,7 +11,8 @@ writes the report.
    ECE, AdaECE, classwise ECE, NLL and Brier, mean ± std; paired Wilcoxon
    tests of GCE against each baseline.
 2. ``ats_bins``: on the same trained networks, ATS with n_bins from 1 to 50
-   (fitted on the calibration split, scored on the test split).
+   (fitted on the calibration split, scored on the test split), and ATS (15
+   bins) against temperature scaling, paired over seeds.
 3. ``ood``: networks trained on classes 0-5 of digits and of mnist1d; AUROC
    of the maximum probability between held-out test samples of the known
    classes and all samples of the unknown classes 6-9.
@@ -45,6 +46,7 @@ from sklearn_gce.compare import (
     plot_reliability,
     run_comparison,
     summarize,
+    wilcoxon_paired,
     write_csv,
     write_json,
 )
@@ -168,6 +170,27 @@ def _sweep_table(summary, losses):
     return _table(header, rows + [ts])
 
 
+def ats_against_temperature(records, losses):
+    """Per loss: ATS (15 bins) minus temperature scaling in test ECE, paired
+    over seeds, with its Wilcoxon p-value."""
+    values = {(r["loss"], r["method"], r["seed"]): r["ece"] for r in records}
+    results = {}
+    for loss in losses:
+        seeds = sorted(s for (key, m, s) in values if key == loss and m == "ats")
+        ats = [values[loss, "ats", s] for s in seeds]
+        ts = [values[loss, "temperature", s] for s in seeds]
+        results[loss] = wilcoxon_paired(ats, ts)
+    return results
+
+
+def _ats_row(results, losses):
+    cells = []
+    for loss in losses:
+        r = results[loss]
+        cells.append(f"{r['mean_diff']:+.4f} (p {r['p_value']:.2g})")
+    return _table(["", *(f"{loss}" for loss in losses)], [["ATS(15) − TS", *cells]])
+
+
 def _headline(summary, tests):
     """A few sentences a reader can check against the tables."""
     by = {(row["loss"], row["method"]): row for row in summary}
@@ -258,12 +281,14 @@ def main(argv=None):
         main_records = [r for r in comparison.records if r["method"] in MAIN_METHODS]
         tests = paired_tests(main_records, metrics=TESTED)
         grid[name] = (summary, loss_keys)
+        ats_vs_ts = ats_against_temperature(comparison.records, loss_keys)
         json_parts[name] = {
             "description": comparison.dataset.description,
             "split": comparison.split_sizes,
             "seconds": comparison.seconds,
             "summary": summary,
             "tests": tests,
+            "ats15_minus_temperature_ece": ats_vs_ts,
         }
         png = args.out / f"study_reliability_{name}.png"
         plot_reliability(
@@ -305,6 +330,11 @@ def main(argv=None):
             f"{comparison.split_sizes['calibration'] // 50} bins here):",
             "",
             _sweep_table(summary, loss_keys),
+            "",
+            "ATS (15 bins) minus temperature scaling in test ECE, mean over seeds, "
+            "two-sided Wilcoxon signed-rank p-value over the paired seeds:",
+            "",
+            _ats_row(ats_vs_ts, loss_keys),
             "",
             f"![reliability diagrams]({png.name})",
             "",
