@@ -8,12 +8,16 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 import torch.distributed as dist
 from _spawn import run_processes
+from sklearn.datasets import make_classification
+from skorch.dataset import Dataset
 from torch.nn.parallel import DistributedDataParallel
 
-from sklearn_gce import GCELoss, generative_cross_entropy
+from sklearn_gce import GCEClassifier, GCELoss, MLPModule, generative_cross_entropy
+from sklearn_gce.batching import BatchIterator, batch_bounds
 
 N_CLASSES = 5
 # (shard sizes, labels of the concatenated batch): uneven shards; classes 0
@@ -174,3 +178,222 @@ def test_repr_shows_a_non_default_distributed_option():
     assert repr(GCELoss(distributed=False)) == (
         "GCELoss(reg_weight=1.0, reduction='mean', distributed=False)"
     )
+
+
+# --- GCEClassifier with skorch's AccelerateMixin, 2 processes ---
+
+N_SAMPLES, BATCH_SIZE = 101, 16  # shards of 8 and 8, and a last batch of 2 + 3
+
+
+def _classification_data():
+    X, y = make_classification(
+        N_SAMPLES,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        random_state=0,
+    )
+    return X, np.array(["a", "b", "c"])[y]
+
+
+def _network():
+    torch.manual_seed(0)
+    return MLPModule(4, 3, hidden_sizes=(8,)).double()
+
+
+def _classifier(cls, **params):
+    return cls(
+        _network(),
+        lr=0.02,
+        max_epochs=3,
+        batch_size=BATCH_SIZE,
+        random_state=0,
+        **params,
+    )
+
+
+def _sharded_batches(rank, **loader_kwargs):
+    """Sample indices of each batch, with a generator that differs by rank."""
+    dataset = Dataset(np.arange(N_SAMPLES)[:, None], np.arange(N_SAMPLES))
+    batches = BatchIterator(
+        dataset,
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        distributed=True,
+        generator=torch.Generator().manual_seed(rank),
+        **loader_kwargs,
+    )
+    return [yb.tolist() for _ in range(2) for _, yb in batches]
+
+
+def _sharding_errors():
+    dataset = Dataset(np.zeros((9, 1)), np.arange(9))
+    sampler = torch.utils.data.SequentialSampler(range(9))
+    errors = []
+    for kwargs in ({"sampler": sampler}, {"batch_size": 1}):
+        try:
+            BatchIterator(dataset, **{"batch_size": 4, **kwargs}, distributed=True)
+        except ValueError as error:
+            errors.append(str(error))
+    return errors
+
+
+def _accelerate_worker(rank, world_size):
+    from accelerate import Accelerator
+    from skorch.hf import AccelerateMixin
+
+    class AcceleratedGCEClassifier(AccelerateMixin, GCEClassifier):
+        pass
+
+    class CPUAccelerator(Accelerator):
+        """On CPU, accelerate 1.x wraps even a parameter-free module (the
+        criterion) in DDP, which DDP refuses; on GPUs it skips them."""
+
+        def prepare_model(self, model, *args, **kwargs):
+            if not any(p.requires_grad for p in model.parameters()):
+                return model
+            return super().prepare_model(model, *args, **kwargs)
+
+    accelerator = CPUAccelerator(cpu=True)
+    assert accelerator.num_processes == world_size
+    X, y = _classification_data()
+    results = {"batches": _sharded_batches(rank)}
+    results["loader_batches"] = _sharded_batches(rank, num_workers=0)
+    results["errors"] = _sharding_errors()
+    for distributed in ("auto", False):
+        net = _classifier(
+            AcceleratedGCEClassifier,
+            accelerator=accelerator,
+            criterion__distributed=distributed,
+        ).fit(X, y)
+        results[distributed] = {
+            "params": [p.detach() for p in net.module_.parameters()],
+            "batch_losses": net.history[:, "batches", :, "train_loss"],
+            "batch_sizes": net.history[:, "batches", :, "train_batch_size"],
+            "proba": net.predict_proba(X),
+            "predict": net.predict(X),
+            "param_names": sorted(net.get_params(deep=False)),
+        }
+    return results
+
+
+@pytest.fixture(scope="module")
+def accelerate_results(tmp_path_factory):
+    pytest.importorskip("accelerate")
+    return run_processes(
+        _accelerate_worker,
+        tmp_path_factory.mktemp("accelerate"),
+        init_process_group=False,
+    )
+
+
+def test_processes_see_complementary_parts_of_the_same_batches(accelerate_results):
+    dataset = Dataset(np.arange(N_SAMPLES)[:, None], np.arange(N_SAMPLES))
+    batches = BatchIterator(
+        dataset,
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    expected = [yb.tolist() for _ in range(2) for _, yb in batches]
+    for key in ("batches", "loader_batches"):
+        parts = [rank_results[key] for rank_results in accelerate_results]
+        assert [a + b for a, b in zip(*parts)] == expected
+        assert all(abs(len(a) - len(b)) <= 1 for a, b in zip(*parts))
+    assert expected[0] != expected[len(expected) // 2]  # reshuffled each epoch
+
+
+def test_accelerated_classifier_trains_as_one_process(accelerate_results):
+    X, y = _classification_data()
+    net = _classifier(GCEClassifier).fit(X, y)
+    params = [p.detach() for p in net.module_.parameters()]
+    for rank_results in accelerate_results:
+        result = rank_results["auto"]
+        for actual, expected in zip(result["params"], params):
+            torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            result["batch_losses"],
+            net.history[:, "batches", :, "train_loss"],
+            rtol=1e-9,
+        )
+        np.testing.assert_allclose(
+            result["proba"], net.predict_proba(X), rtol=1e-6, atol=1e-9
+        )
+        np.testing.assert_array_equal(result["predict"], net.predict(X))
+        assert {"accelerator", "unwrap_after_train", "reg_weight", "module"} <= set(
+            result["param_names"]
+        )
+    # each process trained on its part of every batch
+    sizes = [np.asarray(rank["auto"]["batch_sizes"]) for rank in accelerate_results]
+    np.testing.assert_array_equal(
+        sum(sizes), net.history[:, "batches", :, "train_batch_size"]
+    )
+    assert np.all(np.abs(sizes[0] - sizes[1]) <= 1)
+    # and the shards' GCE, each on its own, would have trained another network
+    local = accelerate_results[0][False]["params"]
+    assert _max_difference(local, params) > 1e-4
+
+
+def test_sharding_rejects_samplers_and_batches_smaller_than_the_group(
+    accelerate_results,
+):
+    errors = accelerate_results[0]["errors"]
+    assert len(errors) == 2
+    assert "pass no sampler" in errors[0]
+    assert "every batch needs at least 2 samples" in errors[1]
+
+
+@pytest.mark.parametrize(
+    "n_samples, min_size, expected",
+    [
+        (10, 2, [(0, 4), (4, 8), (8, 10)]),
+        (10, 3, [(0, 4), (4, 10)]),  # a last batch of 2 for 3 processes
+        (11, 3, [(0, 4), (4, 8), (8, 11)]),
+    ],
+)
+def test_batch_bounds_merge_a_last_batch_below_min_size(n_samples, min_size, expected):
+    assert batch_bounds(n_samples, 4, min_size=min_size) == expected
+
+
+def test_sharding_needs_a_process_group():
+    with pytest.raises(RuntimeError, match="distributed=True needs"):
+        BatchIterator(Dataset(np.zeros((4, 1)), np.arange(4)), distributed=True)
+
+
+@pytest.mark.parametrize("loader_kwargs", [{}, {"num_workers": 0}])
+def test_batches_move_to_the_device(loader_kwargs):
+    X = {"a": np.ones((5, 2), dtype=np.float32), "b": sp.csr_matrix(np.eye(5, 2))}
+    dataset = Dataset(X, np.arange(5))
+    if loader_kwargs:
+        dataset = Dataset(np.ones((5, 2), dtype=np.float32), np.arange(5))
+    batches = list(BatchIterator(dataset, batch_size=2, device="meta", **loader_kwargs))
+    assert len(batches) == 2
+    for Xb, yb in batches:
+        tensors = list(Xb.values()) if isinstance(Xb, dict) else [Xb]
+        assert all(t.device.type == "meta" for t in [*tensors, yb])
+
+
+def test_accelerate_mixin_composition_in_one_process():
+    """With one process, accelerate changes nothing: same network, same
+    predictions, and scikit-learn sees the mixin's parameters."""
+    accelerate = pytest.importorskip("accelerate")
+    from skorch.hf import AccelerateMixin
+
+    class AcceleratedGCEClassifier(AccelerateMixin, GCEClassifier):
+        pass
+
+    X, y = _classification_data()
+    accelerator = accelerate.Accelerator(cpu=True)
+    net = _classifier(AcceleratedGCEClassifier, accelerator=accelerator)
+    params = net.get_params(deep=False)
+    assert params["accelerator"] is accelerator
+    assert params["unwrap_after_train"] is True and params["reg_weight"] == 1.0
+    assert "args" not in params
+    net.fit(X, y)
+    reference = _classifier(GCEClassifier).fit(X, y)
+    for actual, expected in zip(
+        net.module_.parameters(), reference.module_.parameters()
+    ):
+        torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+    np.testing.assert_array_equal(net.predict_proba(X), reference.predict_proba(X))
