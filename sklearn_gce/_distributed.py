@@ -4,8 +4,8 @@ Under data parallelism (``DistributedDataParallel``, accelerate, torchrun)
 each process holds a shard of the global batch. GCE's batch marginal
 :math:`\hat p` is a sum over the whole batch, so the shards exchange a
 summary of ``2 * n_classes + 2`` numbers per step (log column sums, label
-counts, cross-entropy sum, batch size) in one all-gather, and the backward
-pass all-reduces one ``n_classes`` vector. The math is in
+counts, cross-entropy sum, batch size) in one all-gather; for the mean and
+sum, nothing is exchanged in the backward pass. The math is in
 :func:`generative_cross_entropy`; ``losses.py`` only dispatches to it.
 """
 
@@ -60,17 +60,23 @@ def generative_cross_entropy(logits, target, reg_weight, reduction, group):
     r"""GCE of the global batch, computed from this process's shard.
 
     The global batch is the concatenation of every process's
-    ``(logits, target)``, of total size :math:`B` over :math:`W` processes.
+    ``(logits, target)``, of total size :math:`B` over :math:`W` processes,
+    and :math:`S_k = \sum_j P_{jk}` its column sums, of which this shard
+    holds :math:`S^{(r)}_k`.
 
-    - ``"none"``: this shard's per-sample terms, with the global
-      :math:`\hat p`; their gradients include every process's dependence on
-      this shard's probabilities.
     - ``"mean"`` and ``"sum"``: the value is the global loss (the same on
-      every process, what one process would get on the concatenated batch),
-      and the gradient is that of :math:`W / B` (``"mean"``) or :math:`W`
-      (``"sum"``) times the sum of this shard's terms. Averaging the gradients
-      over processes, as ``DistributedDataParallel`` does, then gives the
-      gradient of the global loss, also for shards of unequal sizes.
+      every process, what one process would get on the concatenated batch).
+      The gradient is that of :math:`c` times
+      :math:`\sum_{i \in r} -\log P_{i y_i} + \lambda \sum_k n_k S^{(r)}_k / S_k`
+      with :math:`S_k` and the global label counts :math:`n_k` held
+      constant, :math:`c = W / B` (mean) or :math:`W` (sum): summed over
+      processes, these are :math:`W` times the gradient of the global loss,
+      so averaging over processes (as ``DistributedDataParallel`` does)
+      gives it exactly, also for shards of unequal sizes. No communication
+      in the backward pass.
+    - ``"none"``: this shard's per-sample terms, with the global
+      :math:`\hat p`; the backward pass all-reduces their gradient with
+      respect to :math:`\log S`, as any process's terms depend on every shard.
 
     Arguments are checked by the caller; ``group`` has more than one process.
     """
@@ -90,42 +96,41 @@ def generative_cross_entropy(logits, target, reg_weight, reduction, group):
     shards = [torch.empty_like(summary) for _ in range(world_size)]
     dist.all_gather(shards, summary, group=group)
     shards = torch.stack(shards)
+    log_col_sums = torch.logsumexp(shards[:, :n_classes], dim=0)
+    log_batch_size = shards[:, -1].sum().log()
 
-    log_col_sums = _GlobalLogColumnSums.apply(
-        local_log_sums, shards[:, :n_classes], group
-    )
-    batch_size = shards[:, -1].sum()
-    log_marginal = log_col_sums - batch_size.log()
-    per_sample = reg_weight * log_marginal.gather(0, target) - target_log_probs
     if reduction == "none":
-        return per_sample
+        log_col_sums = _GlobalLogColumnSums.apply(local_log_sums, log_col_sums, group)
+        log_marginal = log_col_sums - log_batch_size
+        return reg_weight * log_marginal.gather(0, target) - target_log_probs
 
     counts = shards[:, n_classes : 2 * n_classes].sum(0)
-    regulariser = torch.where(counts > 0, counts * log_marginal.detach(), 0.0).sum()
+    log_marginal = log_col_sums - log_batch_size
+    regulariser = torch.where(counts > 0, counts * log_marginal, 0.0).sum()
     value = shards[:, -2].sum() + reg_weight * regulariser
     scale = float(world_size)
     if reduction == "mean":
-        value = value / batch_size
-        scale = scale / batch_size
-    surrogate = per_sample.sum() * scale
+        value = value / log_batch_size.exp()
+        scale = scale / log_batch_size.exp()
+    share = torch.exp(local_log_sums - log_col_sums)  # S^(r)_k / S_k, in [0, 1]
+    surrogate = scale * (reg_weight * (counts * share).sum() - target_log_probs.sum())
     return surrogate + (value - surrogate).detach()
 
 
 class _GlobalLogColumnSums(torch.autograd.Function):
-    """``log sum_j P_jk`` over all processes, from this process's part.
+    """``log S_k``, the all-gathered log column sums, as a function of this
+    process's ``log S^(r)_k``.
 
-    Forward: a logsumexp over the all-gathered per-process log column sums.
     Backward: the upstream gradients of all processes are summed (each
-    process's loss depends on every shard), then scaled by this shard's share
-    ``exp(local_k - total_k)`` of each column sum.
+    process's terms depend on every shard), then scaled by this shard's
+    share ``S^(r)_k / S_k`` of each column sum.
     """
 
     @staticmethod
-    def forward(ctx, local, gathered, group):
-        total = torch.logsumexp(gathered, dim=0)
+    def forward(ctx, local, total, group):
         ctx.save_for_backward(local, total)
         ctx.group = group
-        return total
+        return total.clone()
 
     @staticmethod
     @once_differentiable

@@ -98,16 +98,16 @@ def generative_cross_entropy(
 
     Distributed: with :math:`W` processes each holding a shard of a global
     batch of :math:`B` samples, :math:`\hat p` is computed over the global
-    batch (one all-gather of :math:`2K + 2` numbers per process in the
-    forward pass, one all-reduce of :math:`K` numbers in the backward pass,
-    always in log space). For "mean" and "sum" every process gets the value
-    of the global loss, and the gradient of :math:`W/B` (mean) or :math:`W`
+    batch, in log space, from one all-gather of :math:`2K + 2` numbers per
+    process and step. For "mean" and "sum" every process gets the value of
+    the global loss, and the gradient of :math:`W/B` (mean) or :math:`W`
     (sum) times the sum of its shard's terms :math:`\ell_i`: averaging
     gradients over processes, as ``DistributedDataParallel`` does, then gives
     exactly the gradient of the global loss, also for shards of unequal
     sizes. For "none" it returns its shard's :math:`\ell_i` (with the global
-    :math:`\hat p`); scale their sum by :math:`W/B` for the same effect.
-    Every process must call the loss at every step.
+    :math:`\hat p`; their backward pass all-reduces :math:`K` numbers):
+    scale their sum by :math:`W/B` for the same effect. Every process must
+    call the loss at every step.
 
     Examples
     --------
