@@ -20,6 +20,7 @@ _LAZY = {
     "GCEClassifier": "sklearn_gce.classifier",
     "MLPModule": "sklearn_gce.classifier",
     "ATSCalibrator": "sklearn_gce.calibration",
+    "AdaptiveTemperatureScaling": "sklearn_gce.calibration",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -589,3 +589,34 @@ def test_cuda_training_matches_cpu(wine):
     np.testing.assert_allclose(proba, cpu.predict_proba(X), atol=1e-3)
     restored = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(restored.predict_proba(X), proba, atol=1e-6)
+
+
+def test_validation_ece_logged_every_epoch(wine):
+    from sklearn_gce.metrics import (
+        expected_calibration_error,
+        neg_expected_calibration_error_scorer,
+    )
+
+    X, y = wine
+    labels = np.array(["x", "y", "z"])[y]
+    ece = EpochScoring(
+        neg_expected_calibration_error_scorer,
+        name="valid_neg_ece",
+        lower_is_better=False,
+    )
+    clf = _fast(
+        max_epochs=4,
+        train_split=ValidSplit(0.25, stratified=True, random_state=0),
+        callbacks=[("valid_ece", ece)],
+    ).fit(X, labels)
+    scores = clf.history[:, "valid_neg_ece"]
+    assert len(scores) == 4 and all(-1 <= s <= 0 for s in scores)
+    # the logged value is the ECE of the final network on the validation split
+    _, valid = ValidSplit(0.25, stratified=True, random_state=0)(
+        Dataset(X, labels), labels
+    )
+    idx = valid.indices
+    expected = expected_calibration_error(
+        labels[idx], clf.predict_proba(X[idx]), labels=clf.classes_
+    )
+    assert scores[-1] == pytest.approx(-expected)
