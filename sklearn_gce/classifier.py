@@ -482,6 +482,7 @@ class GCEClassifier(NeuralNetClassifier):
             # other iterator through: training batches are sharded here, exactly;
             # evaluation is left to accelerate, which gathers predictions
             if not training:
+                kwargs.setdefault("generator", torch.Generator())  # not torch's
                 return torch.utils.data.DataLoader(dataset, **kwargs)
             kwargs["distributed"] = True
             if self.accelerator.device_placement:

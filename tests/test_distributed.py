@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from _spawn import run_processes
 from sklearn.datasets import make_classification
-from skorch.dataset import Dataset
+from skorch.dataset import Dataset, ValidSplit
 from torch.nn.parallel import DistributedDataParallel
 
 from sklearn_gce import GCEClassifier, GCELoss, MLPModule, generative_cross_entropy
@@ -275,7 +275,23 @@ def _accelerate_worker(rank, world_size):
             "predict": net.predict(X),
             "param_names": sorted(net.get_params(deep=False)),
         }
+    results["valid"] = _validated_fit(AcceleratedGCEClassifier, accelerator=accelerator)
     return results
+
+
+def _validated_fit(cls, **params):
+    """A fit with skorch's internal validation: losses and accuracy per epoch.
+
+    skorch's cached validation predictions are this process's shard only, so
+    the scoring callbacks must predict again (use_caching=False)."""
+    X, y = _classification_data()
+    net = _classifier(
+        cls,
+        train_split=ValidSplit(0.3, stratified=False, random_state=0),
+        use_caching=False,
+        **params,
+    ).fit(X, y)
+    return np.array(net.history[:, ("valid_loss", "valid_acc")])
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +340,11 @@ def test_accelerated_classifier_trains_as_one_process(accelerate_results):
         assert {"accelerator", "unwrap_after_train", "reg_weight", "module"} <= set(
             result["param_names"]
         )
+    # the validation loss is not compared: accelerate's validation batches
+    # have batch_size samples per process
+    valid_acc = _validated_fit(GCEClassifier)[:, 1]
+    for rank_results in accelerate_results:
+        np.testing.assert_array_equal(rank_results["valid"][:, 1], valid_acc)
     # each process trained on its part of every batch
     sizes = [np.asarray(rank["auto"]["batch_sizes"]) for rank in accelerate_results]
     np.testing.assert_array_equal(
