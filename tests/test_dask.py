@@ -11,6 +11,7 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_gce import GCEClassifier
+from sklearn_gce.metrics import neg_expected_calibration_error_scorer
 
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
@@ -23,7 +24,7 @@ def torch_threads(estimator, X, y):
     return torch.get_num_threads()
 
 
-SCORING = {"score": "neg_log_loss", "threads": torch_threads}
+SCORING = {"score": neg_expected_calibration_error_scorer, "threads": torch_threads}
 
 
 @pytest.fixture(scope="module")
