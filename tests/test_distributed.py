@@ -89,7 +89,20 @@ def _loss_worker(rank, world_size):
         results["logits", sharding, reduction, scale] = _logit_gradients(
             sharding, reduction, rank, world_size, scale
         )
+    results["groups"] = _group_values(rank, world_size)
     return results
+
+
+def _group_values(rank, world_size):
+    """The loss over a group of every process, and over this process alone."""
+    everyone = dist.new_group(list(range(world_size)))
+    alone = [dist.new_group([r]) for r in range(world_size)][rank]
+    _, y, logits, offsets = _problem("uneven")
+    rows = slice(offsets[rank], offsets[rank + 1])
+    return [
+        GCELoss(process_group=group)(logits[rows], y[rows]).item()
+        for group in (everyone, alone)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -418,3 +431,15 @@ def test_accelerate_mixin_composition_in_one_process():
     ):
         torch.testing.assert_close(actual, expected, rtol=0, atol=0)
     np.testing.assert_array_equal(net.predict_proba(X), reference.predict_proba(X))
+
+
+def test_process_group_chooses_the_processes_that_share_a_batch(loss_results):
+    _, y, logits, offsets = _problem("uneven")
+    whole_batch = generative_cross_entropy(logits, y).item()
+    for rank, rank_results in enumerate(loss_results):
+        everyone, alone = rank_results["groups"]
+        rows = slice(offsets[rank], offsets[rank + 1])
+        assert everyone == pytest.approx(whole_batch, rel=1e-12)
+        assert alone == pytest.approx(
+            generative_cross_entropy(logits[rows], y[rows]).item(), rel=1e-12
+        )
