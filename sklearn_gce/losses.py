@@ -395,7 +395,18 @@ class GCELoss(_LossModule):
         return text
 
 
-class FocalLoss(_LossModule):
+class _FocusingLoss(_LossModule):
+    """A criterion with a focusing parameter ``gamma``."""
+
+    def __init__(self, gamma, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = _check_nonnegative("gamma", gamma)
+
+    def _kwargs(self):
+        return {"gamma": self.gamma}
+
+
+class FocalLoss(_FocusingLoss):
     """Focal loss criterion; see :func:`focal_loss`.
 
     Parameters
@@ -407,11 +418,7 @@ class FocalLoss(_LossModule):
     _function = staticmethod(focal_loss)
 
     def __init__(self, gamma=3.0, reduction="mean"):
-        super().__init__(reduction)
-        self.gamma = _check_nonnegative("gamma", gamma)
-
-    def _kwargs(self):
-        return {"gamma": self.gamma}
+        super().__init__(gamma, reduction)
 
 
 class FLSD53Loss(_LossModule):
@@ -425,7 +432,7 @@ class FLSD53Loss(_LossModule):
     _function = staticmethod(flsd53_loss)
 
 
-class DualFocalLoss(_LossModule):
+class DualFocalLoss(_FocusingLoss):
     """Dual focal loss criterion; see :func:`dual_focal_loss`.
 
     Parameters
@@ -437,11 +444,7 @@ class DualFocalLoss(_LossModule):
     _function = staticmethod(dual_focal_loss)
 
     def __init__(self, gamma=5.0, reduction="mean"):
-        super().__init__(reduction)
-        self.gamma = _check_nonnegative("gamma", gamma)
-
-    def _kwargs(self):
-        return {"gamma": self.gamma}
+        super().__init__(gamma, reduction)
 
 
 def _reduce(loss, reduction):
