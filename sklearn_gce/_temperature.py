@@ -100,11 +100,12 @@ def logit_statistics(logits, y):
 def bin_confidences(confidence, inner_edges):
     """Index of the bin of each confidence.
 
-    Bin ``b`` holds the confidences in ``(edges[b], edges[b + 1]]``, where
-    ``edges = [-inf, *inner_edges, +inf]``. Fit and prediction both call this
-    function, so they share one edge convention.
+    Bin ``b`` holds the confidences in ``[edges[b], edges[b + 1])``, where
+    ``edges = [-inf, *inner_edges, +inf]``: the convention of
+    :mod:`sklearn_gce.metrics` (a value on an edge goes to the bin above).
+    Fit and prediction both call this function, so they share it.
     """
-    return np.searchsorted(inner_edges, confidence, side="left")
+    return np.searchsorted(inner_edges, confidence, side="right")
 
 
 def quantile_edges(confidence, n_bins, sample_weight=None):

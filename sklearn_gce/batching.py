@@ -9,18 +9,23 @@ everything else (custom datasets, ``num_workers``, ``collate_fn``...).
 Both paths share one batching rule: a last batch of a single sample is
 merged into the one before it, because Generative Cross-Entropy with
 ``reg_weight=1`` gives a batch of one sample a loss of 0 and no gradient.
+
+Under data parallelism (``distributed=True``), every process walks through
+the same sequence of global batches and takes its own contiguous part of
+each, so that the processes together see exactly the batches of one process.
 """
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.distributed as dist
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset
 
 __all__ = ["BatchIterator", "batch_bounds"]
 
 
-def batch_bounds(n_samples, batch_size, drop_last=False):
+def batch_bounds(n_samples, batch_size, drop_last=False, min_size=2):
     """Start and stop of each batch, merging a last batch of one sample.
 
     Parameters
@@ -30,6 +35,8 @@ def batch_bounds(n_samples, batch_size, drop_last=False):
         A positive batch size, or -1 for a single batch of everything.
     drop_last : bool, default=False
         Drop a last batch smaller than ``batch_size`` instead.
+    min_size : int, default=2
+        A last batch of fewer samples is merged into the one before.
 
     Returns
     -------
@@ -48,7 +55,7 @@ def batch_bounds(n_samples, batch_size, drop_last=False):
     bounds = [(start, min(start + batch_size, n_samples)) for start in starts]
     if bounds and bounds[-1][1] - bounds[-1][0] < batch_size and drop_last:
         bounds.pop()
-    elif len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+    elif len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_size:
         bounds[-2] = (bounds[-2][0], n_samples)
         bounds.pop()
     return bounds
@@ -57,26 +64,28 @@ def batch_bounds(n_samples, batch_size, drop_last=False):
 class _MergingBatchSampler(torch.utils.data.Sampler):
     """Index batches for a ``DataLoader``, with the rule of :func:`batch_bounds`."""
 
-    def __init__(self, n_samples, batch_size, shuffle, drop_last, generator):
+    def __init__(self, n_samples, batch_size, shuffle, drop_last, generator, shard):
         self.n_samples = n_samples
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = generator
+        self.shard = shard
 
     def __iter__(self):
         order = (
-            torch.randperm(self.n_samples, generator=self.generator).tolist()
+            _epoch_order(self.n_samples, self.generator, self.shard).tolist()
             if self.shuffle
             else list(range(self.n_samples))
         )
-        for start, stop in batch_bounds(
-            self.n_samples, self.batch_size, self.drop_last
+        for start, stop in _bounds(
+            self.n_samples, self.batch_size, self.drop_last, self.shard
         ):
+            start, stop = _part(start, stop, self.shard)
             yield order[start:stop]
 
     def __len__(self):
-        return len(batch_bounds(self.n_samples, self.batch_size, self.drop_last))
+        return len(_bounds(self.n_samples, self.batch_size, self.drop_last, self.shard))
 
 
 class BatchIterator:
@@ -101,6 +110,16 @@ class BatchIterator:
         Drop the last incomplete batch. When False, a last batch of a single
         sample is merged into the previous one.
     generator : torch.Generator, default=None
+    distributed : bool, default=False
+        Data parallelism over the initialised ``torch.distributed`` process
+        group: every process goes through the same global batches (the order
+        drawn by rank 0 is broadcast each epoch) and yields its contiguous
+        part of each, of ``len(batch) // world_size`` samples or one more. A
+        last batch with fewer samples than processes is merged into the one
+        before (for up to 2 processes, the rule above).
+    device : str or torch.device, default=None
+        Move each batch there (as accelerate does for the data loaders
+        it prepares); None leaves batches where the data is.
     **loader_kwargs
         Passed to ``torch.utils.data.DataLoader``; any of them (e.g.
         ``num_workers``) selects the ``DataLoader`` path.
@@ -122,6 +141,8 @@ class BatchIterator:
         shuffle=False,
         drop_last=False,
         generator=None,
+        distributed=False,
+        device=None,
         **loader_kwargs,
     ):
         if not (batch_size == -1 or (isinstance(batch_size, int) and batch_size >= 1)):
@@ -133,26 +154,41 @@ class BatchIterator:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = generator
+        self.distributed = distributed
+        self.device = device
         self.loader_kwargs = loader_kwargs
+        self._shard = _process_shard(distributed, len(dataset), batch_size)
+        if self._shard and (
+            "sampler" in loader_kwargs or "batch_sampler" in loader_kwargs
+        ):
+            raise ValueError("distributed=True chooses the batches: pass no sampler.")
         self._arrays = None if loader_kwargs else _in_memory_arrays(dataset)
 
     def __len__(self):
-        return len(batch_bounds(len(self.dataset), self.batch_size, self.drop_last))
+        return len(
+            _bounds(len(self.dataset), self.batch_size, self.drop_last, self._shard)
+        )
 
     def __iter__(self):
         if self._arrays is None:
-            return iter(self._data_loader())
-        return self._slices(*self._arrays)
+            batches = iter(self._data_loader())
+        else:
+            batches = self._slices(*self._arrays)
+        if self.device is None:
+            return batches
+        return (_to_device(batch, self.device) for batch in batches)
 
     def _slices(self, X, y):
         n_samples = len(self.dataset)
-        bounds = batch_bounds(n_samples, self.batch_size, self.drop_last)
+        bounds = _bounds(n_samples, self.batch_size, self.drop_last, self._shard)
         if not self.shuffle:
             for start, stop in bounds:
-                yield _take(X, slice(start, stop)), _take(y, slice(start, stop))
+                index = slice(*_part(start, stop, self._shard))
+                yield _take(X, index), _take(y, index)
             return
-        order = torch.randperm(n_samples, generator=self.generator)
+        order = _epoch_order(n_samples, self.generator, self._shard)
         for start, stop in bounds:
+            start, stop = _part(start, stop, self._shard)
             index = order[start:stop]
             yield _take(X, index), _take(y, index)
 
@@ -174,8 +210,57 @@ class BatchIterator:
             self.shuffle,
             self.drop_last,
             self.generator,
+            self._shard,
         )
         return DataLoader(self.dataset, batch_sampler=sampler, **kwargs)
+
+
+def _process_shard(distributed, n_samples, batch_size):
+    """(rank, world_size) of this process under data parallelism, else None."""
+    if not distributed:
+        return None
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(
+            "distributed=True needs an initialised torch.distributed process group."
+        )
+    world_size = dist.get_world_size()
+    if world_size == 1:
+        return None
+    if (batch_size != -1 and batch_size < world_size) or n_samples < world_size:
+        raise ValueError(
+            f"With {world_size} processes, every batch needs at least "
+            f"{world_size} samples; got batch_size={batch_size} and "
+            f"{n_samples} samples."
+        )
+    return dist.get_rank(), world_size
+
+
+def _bounds(n_samples, batch_size, drop_last, shard):
+    """Global batches; under data parallelism, each has a sample per process."""
+    min_size = 2 if shard is None else max(2, shard[1])
+    return batch_bounds(n_samples, batch_size, drop_last, min_size)
+
+
+def _part(start, stop, shard):
+    """This process's contiguous part of the global batch [start, stop)."""
+    if shard is None:
+        return start, stop
+    rank, world_size = shard
+    size = stop - start
+    return start + size * rank // world_size, start + size * (rank + 1) // world_size
+
+
+def _epoch_order(n_samples, generator, shard):
+    """A random order of the samples; rank 0's under data parallelism."""
+    order = torch.randperm(n_samples, generator=generator)
+    if shard is not None:
+        if dist.get_backend() == "nccl":  # NCCL only moves CUDA tensors
+            buffer = order.cuda()
+            dist.broadcast(buffer, src=0)
+            order.copy_(buffer)
+        else:
+            dist.broadcast(order, src=0)
+    return order
 
 
 def _in_memory_arrays(dataset):
@@ -229,6 +314,16 @@ def _subset(data, indices):
     if isinstance(data, torch.Tensor):
         return data.index_select(0, torch.as_tensor(indices, dtype=torch.int64))
     return data[indices]
+
+
+def _to_device(data, device):
+    if isinstance(data, torch.Tensor):
+        return data.to(device)
+    if isinstance(data, dict):
+        return {key: _to_device(value, device) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(_to_device(value, device) for value in data)
+    return data
 
 
 def _take(data, index):

@@ -87,13 +87,13 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     2. bin edges :math:`e_b` are weighted quantiles of the calibration
        confidences (``strategy="quantile"``) or equally spaced on
        :math:`[1/K, 1]` (``"uniform"``); bin :math:`b` holds the confidences
-       in :math:`(e_b, e_{b+1}]`;
+       in :math:`[e_b, e_{b+1})` (the convention of :mod:`sklearn_gce.metrics`);
     3. each bin's own log-temperature and its variance are
 
        .. math::
 
            \hat t_b = \arg\min_t L_b(t), \quad
-           L_b(t) = \sum_{i:\, c(z_i) \in (e_b, e_{b+1}]} w_i \ell_i(t), \quad
+           L_b(t) = \sum_{i:\, c(z_i) \in [e_b, e_{b+1})} w_i \ell_i(t), \quad
            v_b = 1 / L_b''(\hat t_b);
 
     4. with ``shrinkage=True``, the spread :math:`\tau^2` of the true

@@ -322,12 +322,7 @@ class GCEClassifier(NeuralNetClassifier):
     # --- scikit-learn's estimator contract ---
 
     def _get_param_names(self):
-        signature = inspect.signature(type(self).__init__)
-        names = {
-            name
-            for name, param in signature.parameters.items()
-            if name != "self" and param.kind is not param.VAR_KEYWORD
-        }
+        names = _init_param_names(type(self))
         # skorch's prefixed parameters, and other keyword arguments that skorch
         # tracks for validation (it rejects unknown ones at initialize)
         extra = set(self.__dict__.get("_params_to_validate", ())) & set(self.__dict__)
@@ -482,6 +477,16 @@ class GCEClassifier(NeuralNetClassifier):
             kwargs["batch_size"] = len(dataset)
         if training and iterator is BatchIterator:
             kwargs.setdefault("shuffle", True)
+        if iterator is BatchIterator and _data_parallel_processes(self) > 1:
+            # accelerate shards, places and gathers DataLoaders, and passes any
+            # other iterator through: training batches are sharded here, exactly;
+            # evaluation is left to accelerate, which gathers predictions
+            if not training:
+                kwargs.setdefault("generator", torch.Generator())  # not torch's
+                return torch.utils.data.DataLoader(dataset, **kwargs)
+            kwargs["distributed"] = True
+            if self.accelerator.device_placement:
+                kwargs.setdefault("device", self.accelerator.device)
         return iterator(dataset, **kwargs)
 
     def check_data(self, X, y):
@@ -499,6 +504,7 @@ class GCEClassifier(NeuralNetClassifier):
             and len(y_true) == 1
             and isinstance(self.criterion_, GCELoss)
             and self.criterion_.reg_weight > 0
+            and _data_parallel_processes(self) == 1  # the global batch is larger
         ):
             raise ValueError(
                 "Got a training batch of one sample, which carries no Generative "
@@ -768,6 +774,33 @@ class GCEClassifier(NeuralNetClassifier):
             return _TargetCodec(self.classes_inferred_).indices(y).astype(np.int64)
         codec.indices(y)  # raises on labels it does not know
         return y
+
+
+def _init_param_names(cls):
+    """Keyword parameters of ``cls.__init__``, and of the ``__init__`` it
+    forwards ``*args`` to: a mixin such as skorch's ``AccelerateMixin``
+    (``__init__(self, *args, accelerator, ..., **kwargs)``) adds its own
+    parameters to those of the class it is mixed into."""
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names |= {
+            param.name
+            for param in params
+            if param.name != "self"
+            and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
+        }
+        if not any(param.kind is param.VAR_POSITIONAL for param in params):
+            return names
+    return names
+
+
+def _data_parallel_processes(net):
+    """Number of processes of skorch's ``AccelerateMixin``; 1 without it."""
+    accelerator = net.__dict__.get("accelerator")
+    return getattr(accelerator, "num_processes", 1)
 
 
 def _is_torch_input(X):

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from . import _distributed
+
 __all__ = [
     "DualFocalLoss",
     "FLSD53Loss",
@@ -34,7 +36,15 @@ _REDUCTIONS = ("mean", "sum", "none")
 _PROB_SPACE_MIN_NUMEL = 65_536
 
 
-def generative_cross_entropy(logits, target, *, reg_weight=1.0, reduction="mean"):
+def generative_cross_entropy(
+    logits,
+    target,
+    *,
+    reg_weight=1.0,
+    reduction="mean",
+    distributed=False,
+    process_group=None,
+):
     r"""Generative Cross-Entropy: cross-entropy plus a class-level regulariser.
 
     For a mini-batch of :math:`B` samples with logits :math:`z_i` and labels
@@ -64,6 +74,13 @@ def generative_cross_entropy(logits, target, *, reg_weight=1.0, reduction="mean"
         The weight :math:`\lambda \ge 0` of the regulariser.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample terms :math:`\ell_i` are aggregated.
+    distributed : {"auto", True, False}, default=False
+        Compute the loss of the global batch formed by the shards of all
+        processes of ``process_group`` (data parallelism). "auto" does so
+        when ``torch.distributed`` is initialised with more than one process;
+        True requires it. See Notes.
+    process_group : torch.distributed.ProcessGroup or None, default=None
+        The processes sharing a batch; None means all of them.
 
     Returns
     -------
@@ -79,6 +96,19 @@ def generative_cross_entropy(logits, target, *, reg_weight=1.0, reduction="mean"
     hand-written backward, which falls back to log space whenever a
     probability could underflow; it supports first-order gradients only.
 
+    Distributed: with :math:`W` processes each holding a shard of a global
+    batch of :math:`B` samples, :math:`\hat p` is computed over the global
+    batch, in log space, from one all-gather of :math:`2K + 2` numbers per
+    process and step. For "mean" and "sum" every process gets the value of
+    the global loss, and the gradient of :math:`W/B` (mean) or :math:`W`
+    (sum) times the sum of its shard's terms :math:`\ell_i`: averaging
+    gradients over processes, as ``DistributedDataParallel`` does, then gives
+    exactly the gradient of the global loss, also for shards of unequal
+    sizes. For "none" it returns its shard's :math:`\ell_i` (with the global
+    :math:`\hat p`; their backward pass all-reduces :math:`K` numbers):
+    scale their sum by :math:`W/B` for the same effect. Every process must
+    call the loss at every step.
+
     Examples
     --------
     >>> import torch
@@ -92,12 +122,21 @@ def generative_cross_entropy(logits, target, *, reg_weight=1.0, reduction="mean"
     """
     reg_weight = _check_reg_weight(reg_weight)
     _check_reduction(reduction)
-    return _generative_cross_entropy(logits, target, reg_weight, reduction)
+    distributed = _distributed.check_distributed(distributed)
+    group = _distributed.active_group(distributed, process_group)
+    return _generative_cross_entropy(logits, target, reg_weight, reduction, group)
 
 
-def _generative_cross_entropy(logits, target, reg_weight, reduction):
-    """generative_cross_entropy with reg_weight and reduction already checked."""
+def _generative_cross_entropy(logits, target, reg_weight, reduction, group=None):
+    """generative_cross_entropy with reg_weight and reduction already checked.
+
+    ``group`` is the process group of a distributed computation, or None.
+    """
     logits, target = _check_logits_and_target(logits, target)
+    if group is not None:
+        return _distributed.generative_cross_entropy(
+            logits, target, reg_weight, reduction, group
+        )
     if reg_weight == 0.0:
         return F.cross_entropy(logits, target, reduction=reduction)
     if logits.device.type == "cpu" and logits.numel() >= _PROB_SPACE_MIN_NUMEL:
@@ -296,6 +335,15 @@ class GCELoss(_LossModule):
         Weight of the class-level confidence regulariser (0 gives plain
         cross-entropy, 1 the paper's loss).
     reduction : {"mean", "sum", "none"}, default="mean"
+    distributed : {"auto", True, False}, default="auto"
+        Under data parallelism (``torch.distributed`` initialised with more
+        than one process, as by torchrun or accelerate), compute the loss of
+        the global batch from each process's shard, so that
+        ``DistributedDataParallel`` ends with the gradients of one process
+        on the concatenated batch. Set False when the processes train
+        separate models.
+    process_group : torch.distributed.ProcessGroup or None, default=None
+        The processes sharing a batch; None means all of them.
 
     Examples
     --------
@@ -309,9 +357,18 @@ class GCELoss(_LossModule):
 
     _function = staticmethod(generative_cross_entropy)
 
-    def __init__(self, reg_weight=1.0, reduction="mean"):
+    def __init__(
+        self,
+        reg_weight=1.0,
+        reduction="mean",
+        *,
+        distributed="auto",
+        process_group=None,
+    ):
         super().__init__(reduction)
         self.reg_weight = reg_weight
+        self.distributed = _distributed.check_distributed(distributed)
+        self.process_group = process_group
 
     @property
     def reg_weight(self):
@@ -326,12 +383,30 @@ class GCELoss(_LossModule):
 
     def forward(self, logits, target):
         # parameters were checked when set: skip checking them on every batch
+        group = _distributed.active_group(self.distributed, self.process_group)
         return _generative_cross_entropy(
-            logits, target, self._reg_weight, self.reduction
+            logits, target, self._reg_weight, self.reduction, group
         )
 
+    def extra_repr(self):
+        text = super().extra_repr()
+        if self.distributed != "auto":
+            text += f", distributed={self.distributed!r}"
+        return text
 
-class FocalLoss(_LossModule):
+
+class _FocusingLoss(_LossModule):
+    """A criterion with a focusing parameter ``gamma``."""
+
+    def __init__(self, gamma, reduction="mean"):
+        super().__init__(reduction)
+        self.gamma = _check_nonnegative("gamma", gamma)
+
+    def _kwargs(self):
+        return {"gamma": self.gamma}
+
+
+class FocalLoss(_FocusingLoss):
     """Focal loss criterion; see :func:`focal_loss`.
 
     Parameters
@@ -343,11 +418,7 @@ class FocalLoss(_LossModule):
     _function = staticmethod(focal_loss)
 
     def __init__(self, gamma=3.0, reduction="mean"):
-        super().__init__(reduction)
-        self.gamma = _check_nonnegative("gamma", gamma)
-
-    def _kwargs(self):
-        return {"gamma": self.gamma}
+        super().__init__(gamma, reduction)
 
 
 class FLSD53Loss(_LossModule):
@@ -361,7 +432,7 @@ class FLSD53Loss(_LossModule):
     _function = staticmethod(flsd53_loss)
 
 
-class DualFocalLoss(_LossModule):
+class DualFocalLoss(_FocusingLoss):
     """Dual focal loss criterion; see :func:`dual_focal_loss`.
 
     Parameters
@@ -373,11 +444,7 @@ class DualFocalLoss(_LossModule):
     _function = staticmethod(dual_focal_loss)
 
     def __init__(self, gamma=5.0, reduction="mean"):
-        super().__init__(reduction)
-        self.gamma = _check_nonnegative("gamma", gamma)
-
-    def _kwargs(self):
-        return {"gamma": self.gamma}
+        super().__init__(gamma, reduction)
 
 
 def _reduce(loss, reduction):

@@ -141,3 +141,12 @@ def test_bad_batch_size(batch_size):
     X, y = _dataset()
     with pytest.raises(ValueError, match="batch_size"):
         BatchIterator(Dataset(X, y), batch_size=batch_size)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_gce import batching as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -436,3 +436,12 @@ def test_ats_is_not_worse_than_temperature_scaling_with_one_true_temperature():
     (ece_ats, nll_ats), (ece_ts, nll_ts) = errors["ats"], errors["ts"]
     assert ece_ats < ece_ts + 0.005
     assert nll_ats < nll_ts * 1.001
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_gce import calibration as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -620,3 +620,12 @@ def test_validation_ece_logged_every_epoch(wine):
         labels[idx], clf.predict_proba(X[idx]), labels=clf.classes_
     )
     assert scores[-1] == pytest.approx(-expected)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_gce import classifier as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -365,3 +365,12 @@ def test_cuda_bf16_autocast():
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     expected = _ref_gce(logits.detach().double().cpu().numpy(), y.cpu().numpy(), 1.0)
     assert abs(loss.item() - expected.mean()) < 1e-5 * max(1.0, abs(expected.mean()))
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_gce import losses as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -87,10 +87,11 @@ def test_quantile_edges_integer_weights_act_as_repetitions():
     )
 
 
-def test_bin_convention_is_right_closed():
+def test_bin_convention_is_the_metrics_one():
+    # [e_b, e_{b+1}): a value on an edge goes to the bin above, as in metrics
     edges = np.array([0.4, 0.7])
     bins = ts.bin_confidences(np.array([0.1, 0.4, 0.41, 0.7, 0.9, 1.0]), edges)
-    assert_array_equal(bins, [0, 0, 1, 1, 2, 2])
+    assert_array_equal(bins, [0, 1, 1, 2, 2, 2])
 
 
 def test_uniform_edges():
