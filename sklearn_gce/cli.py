@@ -92,9 +92,9 @@ def _build_parser():
     compare = commands.add_parser(
         "compare",
         help="compare losses and post-hoc calibrators over seeds (the default)",
-        description="Train one network per loss and seed on the same split and "
-        "initial weights, calibrate each post hoc on a held-out calibration split, "
-        "and report accuracy and calibration on a test split (mean +/- std over "
+        description="Train one network per loss and seed on the same split and\n"
+        "initial weights, calibrate each post hoc on a held-out calibration split,\n"
+        "and report accuracy and calibration on a test split (mean +/- std over\n"
         "seeds), with paired Wilcoxon tests of GCE against each baseline.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
