@@ -45,8 +45,13 @@ def measure(batch, n_classes, rounds, device="cpu"):
     if device != "cpu":  # the probability-space path is for the CPU only
         del candidates["gce_prob_space"]
     n_calls = max(5, int(2e7 / (batch * n_classes + 20_000)))
-    for fn in candidates.values():  # warm-up
-        _time_per_call(fn, logits, target, n_calls)
+    # warm-up of about a second per candidate: the first calls of a new size
+    # pay for page faults until the allocator settles (up to 2x on our VMs)
+    for _ in range(2):
+        for fn in candidates.values():
+            deadline = time.perf_counter() + 0.5
+            while time.perf_counter() < deadline:
+                _time_per_call(fn, logits, target, n_calls)
     times = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():

@@ -29,6 +29,9 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+# nll_loss skips the targets equal to its ignore_index (-100 by default): GCE
+# must not, so no int64 target is ignored and a bad one raises
+_NO_IGNORE = -(2**63)
 
 # From this many logits on (and on CPU), the loss is computed in probability
 # space by a hand-written backward (one exp per element instead of four);
@@ -134,11 +137,24 @@ def _generative_cross_entropy(logits, target, reg_weight, reduction, group=None)
     """
     logits, target = _check_logits_and_target(logits, target)
     if group is not None:
+        # fail here, not inside the collective that the other processes enter
+        _check_target_range(target, logits.shape[1])
         return _distributed.generative_cross_entropy(
             logits, target, reg_weight, reduction, group
         )
+    try:
+        return _local_gce(logits, target, reg_weight, reduction)
+    except (IndexError, RuntimeError) as error:
+        # the range is checked only on failure: it costs a sync per batch
+        _check_target_range(target, logits.shape[1], error)
+        raise
+
+
+def _local_gce(logits, target, reg_weight, reduction):
     if reg_weight == 0.0:
-        return F.cross_entropy(logits, target, reduction=reduction)
+        return F.cross_entropy(
+            logits, target, reduction=reduction, ignore_index=_NO_IGNORE
+        )
     if logits.device.type == "cpu" and logits.numel() >= _PROB_SPACE_MIN_NUMEL:
         loss = _gce_prob_space(logits, target, reg_weight, reduction)
         if loss is not None:
@@ -155,9 +171,9 @@ def _gce_log_space(logits, target, reg_weight, reduction):
     """
     log_probs = F.log_softmax(logits, dim=1)
     log_ratio = F.log_softmax(log_probs, dim=0)
-    loss = F.nll_loss(log_ratio, target, reduction=reduction)
+    loss = F.nll_loss(log_ratio, target, reduction=reduction, ignore_index=_NO_IGNORE)
     if reg_weight != 1.0:
-        ce = F.nll_loss(log_probs, target, reduction=reduction)
+        ce = F.nll_loss(log_probs, target, reduction=reduction, ignore_index=_NO_IGNORE)
         loss = torch.lerp(ce, loss, reg_weight)
     offset = reg_weight * math.log(logits.shape[0])
     if reduction == "sum":
@@ -244,6 +260,7 @@ def focal_loss(logits, target, *, gamma=3.0, reduction="mean"):
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
+    _check_target_range(target, logits.shape[1])
     log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
     # -expm1(log p) is 1 - p without cancellation when p is close to 1
     loss = -torch.pow(-torch.expm1(log_pt), gamma) * log_pt
@@ -268,6 +285,7 @@ def flsd53_loss(logits, target, *, reduction="mean"):
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
+    _check_target_range(target, logits.shape[1])
     with torch.no_grad():
         log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1))
         gamma = torch.where(log_pt.squeeze(1) < math.log(0.2), 5.0, 3.0)
@@ -293,6 +311,7 @@ def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
+    _check_target_range(target, logits.shape[1])
     log_probs = F.log_softmax(logits, dim=1)
     probs = log_probs.exp()
     log_pt = log_probs.gather(1, target.unsqueeze(1))
@@ -496,12 +515,14 @@ def _check_logits_and_target(logits, target):
         target = target.long()
     if logits.dtype in (torch.float16, torch.bfloat16):
         logits = logits.float()
-    if target.device.type == "cpu":
-        # nll_loss would silently skip a target of -100 (its ignore_index)
-        low, high = (int(bound) for bound in torch.aminmax(target))
-        if low < 0 or high >= logits.shape[1]:
-            raise ValueError(
-                f"target must hold class indices in [0, {logits.shape[1]}), "
-                f"got values in [{low}, {high}]."
-            )
     return logits, target
+
+
+def _check_target_range(target, n_classes, error=None):
+    """ValueError (from ``error``) if a target is not a class index."""
+    low, high = (int(bound) for bound in torch.aminmax(target))
+    if low < 0 or high >= n_classes:
+        raise ValueError(
+            f"target must hold class indices in [0, {n_classes}), "
+            f"got values in [{low}, {high}]."
+        ) from error

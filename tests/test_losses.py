@@ -374,3 +374,11 @@ def test_docstring_examples():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("bad", [3, -1, -100])
+@pytest.mark.parametrize("reg_weight", [0.0, 0.5, 1.0])
+def test_out_of_range_targets_raise_on_every_path(path, bad, reg_weight):
+    target = torch.tensor([0, 1, bad, 0])
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        generative_cross_entropy(torch.randn(4, 3), target, reg_weight=reg_weight)
