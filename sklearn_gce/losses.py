@@ -10,6 +10,7 @@ a noise-robust loss that is also abbreviated GCE.
 
 import math
 import numbers
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -62,6 +63,10 @@ def generative_cross_entropy(
     :math:`\lambda = 1` this is the negative class-conditional log-likelihood
     :math:`-\log[p_\theta(y_i \mid x_i) / \hat p(y_i)]` of arXiv 2604.06689,
     which can be negative; :math:`\lambda = 0` is plain cross-entropy.
+
+    For :math:`\lambda > 1` the loss is unbounded below (it decreases
+    without limit as the target probabilities go to 0), so training with it
+    collapses; :class:`GCELoss` warns about it.
 
     The batch marginal :math:`\hat p` is estimated from the batch itself, so
     the loss depends on the batch size, and a batch of one sample at
@@ -396,6 +401,15 @@ class GCELoss(_LossModule):
     @reg_weight.setter
     def reg_weight(self, value):
         self._reg_weight = _check_reg_weight(value)
+        if self._reg_weight > 1.0:
+            warnings.warn(
+                f"reg_weight={self._reg_weight} > 1 makes Generative Cross-Entropy "
+                "unbounded below (driving the target probabilities to 0 lowers it "
+                "without limit): expect training to collapse. The paper's loss is "
+                "reg_weight=1.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def _kwargs(self):
         return {"reg_weight": self.reg_weight}

@@ -382,3 +382,17 @@ def test_out_of_range_targets_raise_on_every_path(path, bad, reg_weight):
     target = torch.tensor([0, 1, bad, 0])
     with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
         generative_cross_entropy(torch.randn(4, 3), target, reg_weight=reg_weight)
+
+
+def test_reg_weight_above_one_warns_that_the_loss_is_unbounded():
+    with pytest.warns(UserWarning, match="unbounded below"):
+        criterion = GCELoss(reg_weight=1.5)
+    # and it is: the more every sample bets on a class no sample has, the lower
+    y = torch.tensor([0, 0, 1, 1])
+    losses_ = [criterion(torch.tensor([[0.0, 0.0, s]] * 4), y) for s in (5, 10, 20)]
+    assert losses_[0] > losses_[1] > losses_[2] + 4
+    # at reg_weight=1 it is bounded below by -log B
+    bounded = GCELoss()
+    assert all(
+        bounded(torch.tensor([[0.0, 0.0, s]] * 4), y) >= -math.log(4) for s in (5, 20)
+    )
