@@ -408,7 +408,7 @@ class GCELoss(_LossModule):
                 "without limit): expect training to collapse. The paper's loss is "
                 "reg_weight=1.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=4,  # past nn.Module.__setattr__ and __init__
             )
 
     def _kwargs(self):

@@ -198,6 +198,7 @@ def test_module_entry_point_in_a_fresh_process():
     assert version.returncode == 0 and version.stdout.strip()
 
 
+@pytest.mark.filterwarnings("ignore:reg_weight=2.0 > 1:UserWarning")
 def test_gce_above_one_gets_a_note(capsys):
     status, out, _ = _run(
         capsys, "--losses", "ce,gce:2", "--seeds", "1", "--epochs", "1", "--quiet"
