@@ -1,61 +1,39 @@
-"""Shared by the benchmark scripts: what a result file must say about its run."""
+"""Shared by the benchmark scripts: what a result file must say about its run.
 
-import datetime
+The machine, date, versions and command come from the library's
+:func:`sklearn_gce.compare.describe_environment` (which the command line also
+records); a benchmark adds the git commit it measured.
+"""
+
 import os
-import platform
 import subprocess
-import sys
 from importlib import metadata
 
-_PACKAGES = ("numpy", "scipy", "scikit-learn", "skorch", "torch")
+from sklearn_gce.compare import describe_environment
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def describe_run(extra_packages=()):
+def _git(*args):
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, cwd=_HERE
+    ).stdout.strip()
+
+
+def describe_run(extra_packages=(), device="cpu"):
     """Machine, date, commit and versions, as a flat dict of strings."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-        if dirty:
+        commit = _git("rev-parse", "--short", "HEAD")
+        if _git("status", "--porcelain", "--untracked-files=no"):
             commit += " (with uncommitted changes)"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    info = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "commit": commit,
-        "machine": f"{platform.node()} {platform.machine()}",
-        "platform": platform.platform(),
-        "cpu_count": str(os.cpu_count()),
-        "python": sys.version.split()[0],
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-    }
-    for name in (*_PACKAGES, *extra_packages):
+    info = {"commit": commit, **describe_environment(device=device)}
+    for name in extra_packages:
         try:
             info[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             info[name] = "not installed"
-    try:
-        import torch
-
-        info["torch_threads"] = str(torch.get_num_threads())
-        info["cuda"] = (
-            torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
-        )
-    except ImportError:
-        pass
     return info
 
 

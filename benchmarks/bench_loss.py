@@ -93,8 +93,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     if args.out:
-        info = describe_run()
-        info["device"] = args.device
+        info = describe_run(device=args.device)
         with open(args.out, "w") as f:
             f.write(markdown_header("Loss speed: GCE vs cross-entropy", info))
             f.write(

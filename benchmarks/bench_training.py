@@ -169,8 +169,7 @@ def main():
     print(table)
     if args.out:
         with open(args.out, "w") as f:
-            info = describe_run()
-            info["device"] = args.device
+            info = describe_run(device=args.device)
             f.write(markdown_header("Training speed", info))
             f.write(
                 f"\n{N_SAMPLES} x {N_FEATURES}, {N_CLASSES} classes, MLP 64-256-10, "

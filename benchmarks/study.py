@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _env import describe_run, markdown_header
 
 from sklearn_gce.compare import (
+    COLUMNS,
     DEFAULT_LOSSES,
     METRICS,
     ProgressBar,
@@ -59,15 +60,7 @@ UNKNOWN_CLASSES = (6, 7, 8, 9)
 MAIN_METHODS = ("none", "temperature", "ats")
 SWEEP_BINS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50)
 TESTED = ("accuracy", "ece", "adaece", "classwise_ece")
-TITLES = {
-    "accuracy": "accuracy",
-    "ece": "ECE",
-    "adaece": "AdaECE",
-    "classwise_ece": "cw-ECE",
-    "nll": "NLL",
-    "brier": "Brier",
-    "ood_auroc": "OOD AUROC",
-}
+TITLES = {key: title for key, title in COLUMNS.items() if key != "fit_seconds"}
 
 
 def _methods():

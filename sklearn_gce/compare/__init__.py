@@ -25,6 +25,7 @@ from sklearn_gce.compare._engine import (
 from sklearn_gce.compare._environment import describe_environment
 from sklearn_gce.compare._progress import ProgressBar
 from sklearn_gce.compare._report import (
+    COLUMNS,
     ats_notes,
     format_summary,
     format_tests,
@@ -51,6 +52,7 @@ from sklearn_gce.compare._stats import (
 )
 
 __all__ = [
+    "COLUMNS",
     "DEFAULT_LOSSES",
     "DEFAULT_METHODS",
     "METRICS",

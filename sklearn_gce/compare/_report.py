@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 __all__ = [
+    "COLUMNS",
     "format_summary",
     "format_tests",
     "notes_on_tests",
