@@ -610,11 +610,14 @@ BAD_INPUTS = [
     ({"y_true": [1, 1, 1, 1], "y_prob": [0.1, 0.2, 0.3, 0.9]}, "1 classes"),
     ({"y_true": [0, 1, 0, 1], "y_prob": [0.1, 0.2, 1.3, 0.9]}, r"in \[0, 1\]"),
     ({"y_true": [0, 1, 0, 1], "y_prob": [0.1, 0.2, np.nan, 0.9]}, "contains NaN"),
-    ({"sample_weight": [1, 1, 1]}, "inconsistent numbers of samples"),
-    ({"sample_weight": [1, -1, 1, 1]}, "non-negative"),
-    ({"sample_weight": [0, 0, 0, 0]}, "positive sum"),
+    ({"sample_weight": [1, 1, 1]}, r"sample_weight.shape == \(3,\), expected \(4,\)"),
+    (
+        {"sample_weight": [1, -1, 1, 1]},
+        "Negative values in data passed to `sample_weight`",
+    ),
+    ({"sample_weight": [0, 0, 0, 0]}, "at least one non-zero"),
     ({"sample_weight": [1, np.nan, 1, 1]}, "sample_weight.*NaN"),
-    ({"sample_weight": [[1, 1]] * 4}, "sample_weight must be 1-D"),
+    ({"sample_weight": [[1, 1]] * 4}, "Sample weights must be 1D"),
     ({"sample_weight": "abc"}, "sample_weight"),
 ]
 

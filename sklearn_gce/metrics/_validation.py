@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
+from sklearn_gce._compat import _check_sample_weight as _sklearn_check_sample_weight
+
 # Absolute tolerance on the row sums of ``y_prob``: sqrt(float32 eps), so that
 # probabilities computed in float32 (a torch softmax) pass once cast to float64.
 SUM_TOLERANCE = float(np.sqrt(np.finfo(np.float32).eps))
@@ -49,16 +51,10 @@ def _check_arrays(y_true, y_prob, sample_weight):
 
 
 def _check_sample_weight(sample_weight, y_true):
-    sample_weight = check_array(
-        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+    # scikit-learn's check: 1-D, finite, non-negative, not all zero
+    sample_weight = _sklearn_check_sample_weight(
+        sample_weight, y_true, dtype=np.float64, ensure_non_negative=True
     )
-    if sample_weight.ndim != 1:
-        raise ValueError(f"sample_weight must be 1-D, got shape {sample_weight.shape}.")
-    check_consistent_length(y_true, sample_weight)
-    if sample_weight.min() < 0:
-        raise ValueError("sample_weight must be non-negative.")
-    if not sample_weight.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum.")
     return sample_weight
 
 
