@@ -14,12 +14,9 @@ It writes ``benchmarks/results/metrics_speed.json`` and ``.md``.
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,12 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sklearn
 import torch
-import torchmetrics
+from _env import describe_run
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-import sklearn_gce
 from sklearn_gce.metrics import expected_calibration_error
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,31 +90,9 @@ def compare(n_samples, n_classes, dtype, repeats):
 
 
 def environment():
-    def git(*args):
-        return subprocess.run(
-            ["git", *args], capture_output=True, text=True, cwd=RESULTS.parent
-        ).stdout.strip()
-
-    return {
-        "command": " ".join(["python", *sys.argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "uname": subprocess.run(
-            ["uname", "-a"], capture_output=True, text=True
-        ).stdout.strip(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
-        "torch_threads": torch.get_num_threads(),
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__,
-        "torchmetrics": torchmetrics.__version__,
-        "sklearn_gce": sklearn_gce.__version__,
-    }
+    info = describe_run(extra_packages=("torchmetrics",))
+    info["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
+    return info
 
 
 def markdown(env, rows):
