@@ -7,6 +7,7 @@ records); a benchmark adds the git commit it measured.
 
 import os
 import subprocess
+import sys
 from importlib import metadata
 
 from sklearn_gce.compare import describe_environment
@@ -29,6 +30,9 @@ def describe_run(extra_packages=(), device="cpu"):
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     info = {"commit": commit, **describe_environment(device=device)}
+    # as typed from the repository root, so that it can be run again
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), os.path.dirname(_HERE))
+    info["command"] = " ".join(["python", script, *sys.argv[1:]])
     for name in extra_packages:
         try:
             info[name] = metadata.version(name)
