@@ -18,7 +18,7 @@ _LAZY = {
     "generative_cross_entropy": "sklearn_gce.losses",
     "GCELoss": "sklearn_gce.losses",
     "GCEClassifier": "sklearn_gce.classifier",
-    "MLPModule": "sklearn_gce.classifier",
+    "MLPModule": "sklearn_gce.modules",
     "ATSCalibrator": "sklearn_gce.calibration",
     "AdaptiveTemperatureScaling": "sklearn_gce.calibration",
 }
