@@ -345,7 +345,7 @@ class CNN2dModule(_PlainCNN):
     ...     max_epochs=5,
     ...     random_state=0,
     ... )
-    >>> clf.fit(X[:1000], y[:1000]).score(X[1000:], y[1000:]) > 0.9
+    >>> clf.fit(X[:500], y[:500]).score(X[1000:], y[1000:]) > 0.9
     True
     """
 
