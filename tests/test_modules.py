@@ -24,6 +24,11 @@ def _small(cls, input_shape, n_classes=3, **params):
     return cls(input_shape, n_classes, **{**SMALL[cls], **params})
 
 
+def _sample_shape(cls, channels=1):
+    """A small shape of one sample: a signal of 8 points or a 4 x 3 image."""
+    return (channels, 4, 3) if cls is CNN2dModule else (channels, 8)
+
+
 # --- shapes ---
 
 
@@ -59,7 +64,7 @@ def test_output_is_logits_of_n_classes(cls, input_shape, params):
 
 @pytest.mark.parametrize("cls", CONV_MODULES)
 def test_input_without_channel_axis_or_flattened(cls):
-    shape = (1, 6) if cls is not CNN2dModule else (1, 4, 3)
+    shape = _sample_shape(cls)
     net = _small(cls, shape, kernel_size=3).eval()
     X = torch.randn(5, *shape)
     expected = net(X)
@@ -118,7 +123,7 @@ def test_bad_arguments_get_clear_errors(cls, args, params, error, match):
 
 @pytest.mark.parametrize("cls", CONV_MODULES)
 def test_input_of_the_wrong_shape_or_type_gets_a_clear_error(cls):
-    shape = (2, 6) if cls is not CNN2dModule else (2, 4, 3)
+    shape = _sample_shape(cls, channels=2)
     net = _small(cls, shape, kernel_size=3)
     wrong = [(5, 3, *shape[1:]), (5, *shape[1:]), (5, 2, 7, *shape[2:]), (5,)]
     for wrong_shape in wrong:
@@ -169,7 +174,7 @@ def test_fit_through_the_classifier_beats_chance(cls):
 
 @pytest.mark.parametrize("cls", CONV_MODULES)
 def test_gradients_reach_every_parameter(cls):
-    shape = (2, 8) if cls is not CNN2dModule else (2, 4, 4)
+    shape = _sample_shape(cls, channels=2)
     net = _small(cls, shape, kernel_size=3, dropout=0.1)
     loss = torch.nn.functional.cross_entropy(
         net(torch.randn(16, *shape)), torch.arange(16) % 3
@@ -181,7 +186,7 @@ def test_gradients_reach_every_parameter(cls):
 
 @pytest.mark.parametrize("cls", CONV_MODULES)
 def test_same_seed_same_network(cls):
-    shape = (1, 8) if cls is not CNN2dModule else (1, 4, 4)
+    shape = _sample_shape(cls)
     X = torch.randn(6, *shape)
     outputs = []
     for _ in range(2):
@@ -211,7 +216,7 @@ def test_classifier_fits_are_reproducible():
 
 @pytest.mark.parametrize("cls", CONV_MODULES)
 def test_float64_modules(cls):
-    shape = (1, 8) if cls is not CNN2dModule else (1, 4, 4)
+    shape = _sample_shape(cls)
     net = _small(cls, shape, kernel_size=3).eval()
     X = torch.randn(6, *shape)
     expected = net(X)
