@@ -753,8 +753,8 @@ def _check_sample_weight(sample_weight, logits, allow_all_zero=False):
             f"got {tuple(sample_weight.shape)}."
         )
     weight = sample_weight.detach().to(device=logits.device, dtype=logits.dtype)
-    low, high = torch.stack(torch.aminmax(weight)).tolist()  # NaN if any is
-    if not (low >= 0 and high < math.inf):
+    low, high, total = torch.stack([*torch.aminmax(weight), weight.sum()]).tolist()
+    if not (low >= 0 and high < math.inf):  # low is NaN if a weight is
         valid = torch.isfinite(weight) & (weight >= 0)
         bad = sample_weight[(~valid).to(sample_weight.device)][0].item()
         raise ValueError(
@@ -762,6 +762,11 @@ def _check_sample_weight(sample_weight, logits, allow_all_zero=False):
         )
     if high == 0 and not allow_all_zero:
         raise ValueError("sample_weight must not be all zero.")
+    if total == math.inf:
+        raise ValueError(
+            f"sample_weight sums to more than {logits.dtype} can hold: scale it "
+            "down (the mean does not depend on the weights' scale)."
+        )
     return weight, low > 0
 
 

@@ -471,6 +471,7 @@ def test_weights_with_half_precision_and_extreme_logits(path):
         (torch.tensor([1.0, float("inf"), 1.0, 1.0]), ValueError, "finite and >= 0"),
         (torch.tensor([1e300, 1.0, 1.0, 1.0], dtype=torch.float64), ValueError, "1e"),
         (torch.zeros(4), ValueError, "must not be all zero"),
+        (torch.full((4,), 3e38), ValueError, "sums to more than torch.float32"),
         (torch.ones(3), ValueError, r"shape \(4,\)"),
         (torch.ones(4, 1), ValueError, r"shape \(4,\)"),
         (torch.ones(4, dtype=torch.bool), TypeError, "real numbers"),
@@ -492,6 +493,25 @@ def test_bad_sample_weight(function, weight, error, match):
     z, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
     with pytest.raises(error, match=match):
         function(z, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_out_of_range_targets_raise_with_weights(path, bad):
+    target = torch.tensor([0, 1, bad, 0])
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        generative_cross_entropy(
+            torch.randn(4, 3), target, sample_weight=torch.tensor([1.0, 1, 0, 1])
+        )
+
+
+def test_weights_are_constants():
+    z = torch.randn(6, 3, requires_grad=True)
+    w = torch.rand(6, requires_grad=True)
+    loss = generative_cross_entropy(
+        z, torch.tensor([0, 1, 2, 0, 1, 2]), sample_weight=w
+    )
+    loss.backward()
+    assert w.grad is None and torch.isfinite(z.grad).all()
 
 
 def test_criteria_take_sample_weight():
