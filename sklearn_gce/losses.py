@@ -1,8 +1,10 @@
 """Generative Cross-Entropy and the baseline losses, as pure torch.
 
-Every loss here is a function of ``(logits, target)`` with a ``reduction``
-argument, plus a ``torch.nn.Module`` criterion that wraps it, so that the
-classifier, the benchmarks and the command line share one implementation.
+Every loss here is a function of ``(logits, target)`` with ``sample_weight``
+and ``reduction`` arguments (the same semantics for all: "mean" is
+``sum_i w_i l_i / sum_i w_i``), plus a ``torch.nn.Module`` criterion that wraps
+it and takes ``sample_weight`` in ``forward``, so that the classifier, the
+benchmarks and the command line share one implementation.
 
 Not to be confused with *Generalized* Cross Entropy (Zhang & Sabuncu, 2018),
 a noise-robust loss that is also abbreviated GCE.
