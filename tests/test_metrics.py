@@ -696,6 +696,59 @@ def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
         )
 
 
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 7, 10, 15, 100, 364, 1000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniform_bins_of_float32_and_float64_values_equal_searchsorted(n_bins, dtype):
+    # the values are binned in their own dtype (the classwise error bins
+    # float32 blocks directly), including values one step around each edge
+    edges = np.linspace(0, 1, n_bins + 1)
+    at = edges.astype(dtype)
+    around = np.concatenate(
+        [at, np.nextafter(at, dtype(0)), np.nextafter(at, dtype(1))]
+    )
+    values = np.clip(
+        np.concatenate([around, np.random.default_rng(n_bins).random(1000)]), 0, 1
+    ).astype(dtype)
+    np.testing.assert_array_equal(
+        _binning.assign_bins(values, edges, "uniform"),
+        np.searchsorted(edges[1:-1], values.astype(np.float64), side="right"),
+    )
+    out = np.empty(values.shape, dtype=np.intp)
+    assert _binning.assign_bins(values, edges, "uniform", out=out) is out
+
+
+def test_uniform_bin_guess_is_exact_where_it_is_trusted():
+    # both paths of assign_bins are exercised by the test above
+    assert _binning._uniform_thresholds(15, "f")[2]
+    assert not _binning._uniform_thresholds(364, "f")[2]
+    assert _binning._uniform_thresholds(15, "d")[2]
+    assert not _binning._uniform_thresholds(7, "d")[2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_classwise_blocks_give_the_result_of_one_block(monkeypatch, dtype, weighted):
+    y_true, y_prob = random_problem(27, n_samples=500, n_classes=7, dtype=dtype)
+    weight = np.random.default_rng(27).uniform(0, 2, 500) if weighted else None
+    whole = classwise_calibration_error(y_true, y_prob, sample_weight=weight)
+    monkeypatch.setattr(_binning, "_BLOCK_ELEMENTS", 50)
+    assert classwise_calibration_error(
+        y_true, y_prob, sample_weight=weight
+    ) == pytest.approx(whole, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", METRICS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inputs_are_not_modified(name, strategy, dtype):
+    y_true, y_prob = random_problem(28, n_classes=3, dtype=dtype)
+    weight = np.random.default_rng(28).uniform(0.5, 2, len(y_true))
+    copies = y_true.copy(), y_prob.copy(), weight.copy()
+    METRICS[name](y_true, y_prob, strategy=strategy, sample_weight=weight)
+    for before, after in zip(copies, (y_true, y_prob, weight)):
+        np.testing.assert_array_equal(before, after)
+
+
 @pytest.mark.parametrize(
     "y",
     [
