@@ -27,8 +27,11 @@ MIN_BANDWIDTH = 1e-3
 # 1e-3 moves by about 1e-4 of itself; at 0.01, by 1e-6).
 _STEPS_PER_BANDWIDTH = 8
 _MIN_GRID_INTERVALS = 8192
-_EVALUATION_STEPS = 64
+_EVALUATION_STEPS = 32
 _BANDWIDTH_TOLERANCE = 1e-9
+# 1, 0.256, 0.064, ..., 0.001: where the fixed point is bracketed first
+_LADDER = MIN_BANDWIDTH * 4.0 ** np.arange(5, -1, -1)
+_LADDER[0] = 1.0
 
 
 def grid_intervals(bandwidth):
@@ -36,14 +39,16 @@ def grid_intervals(bandwidth):
     return _power_of_two(_STEPS_PER_BANDWIDTH / bandwidth, _MIN_GRID_INTERVALS)
 
 
-def evaluation_intervals(bandwidth):
-    """Intervals of the grid on which the smoothed residuals are integrated.
+def evaluation_intervals(bandwidth, n_intervals):
+    """Intervals of the grid on which each smoothed residual is integrated.
 
-    Fine enough for the trapezoidal rule on the absolute smoothed residual
-    (``_EVALUATION_STEPS`` per bandwidth), and enough frequencies that the
-    first one left out is damped by ``exp(-(8 pi)**2 / 2)``.
+    A power of two, at most the masses' ``n_intervals``: fine enough for the
+    kink-corrected trapezoidal rule (``_EVALUATION_STEPS`` per bandwidth),
+    with enough frequencies that the first one left out is damped by
+    ``exp(-(32 pi)**2 / 2)``.
     """
-    return _power_of_two(_EVALUATION_STEPS / np.min(bandwidth), 256)
+    needed = np.ceil(np.log2(_EVALUATION_STEPS / bandwidth)).astype(int)
+    return np.minimum(1 << np.maximum(needed, 6), n_intervals)
 
 
 def _power_of_two(at_least, minimum):
@@ -97,11 +102,23 @@ class SmoothErrorCurve:
         self.n_rows = residual_masses.shape[0]
 
     def at(self, bandwidth, rows):
-        """The error of each of ``rows`` at its ``bandwidth`` (same shapes)."""
+        """The error of each of ``rows`` at its ``bandwidth`` (same shapes).
+
+        Each row is evaluated on the grid its own bandwidth needs, so its
+        value does not depend on the other rows of the call.
+        """
         bandwidth = np.asarray(bandwidth, dtype=np.float64)
-        # Frequencies above n_intervals are damped below exp(-300): the
+        rows = np.asarray(rows)
+        intervals = evaluation_intervals(bandwidth, self._frequencies.size - 1)
+        errors = np.empty(bandwidth.shape)
+        for n_intervals in np.unique(intervals):
+            group = intervals == n_intervals
+            errors[group] = self._at(bandwidth[group], rows[group], n_intervals)
+        return errors
+
+    def _at(self, bandwidth, rows, n_intervals):
+        # Frequencies above n_intervals are damped below exp(-1000): the
         # smoothed residual is evaluated exactly on that coarser grid.
-        n_intervals = min(self._frequencies.size - 1, evaluation_intervals(bandwidth))
         frequencies = self._frequencies[: n_intervals + 1]
         # Fourier series of the Gaussian, on the period 2 of the reflection
         damping = np.exp(-0.5 * (np.pi * bandwidth[:, None] * frequencies) ** 2)
@@ -113,25 +130,37 @@ class SmoothErrorCurve:
     def fixed_point(self):
         """The bandwidth where the error equals it, and the error there, per row.
 
-        The error decreases with the bandwidth (a wider kernel smooths the
-        narrower one's result), so the fixed point is unique. It is searched
-        in [``MIN_BANDWIDTH``, 1]; a row whose error at ``MIN_BANDWIDTH`` is
-        below it gets that bandwidth, and a row whose error at 1 is 1 (all
-        residuals of one sign and size 1) gets 1.
+        The error does not increase with the bandwidth (a wider kernel
+        smooths the narrower one's result), so the fixed point is unique. It
+        is searched in [``MIN_BANDWIDTH``, 1]: a row whose error at
+        ``MIN_BANDWIDTH`` is below it gets that bandwidth, and a row whose
+        error at 1 is 1 (all residuals of one sign and size 1) gets 1. Each
+        row's fixed point is first bracketed on a ladder of bandwidths from 1
+        down by factors of 4 (wide bandwidths are cheap: coarse grids), then
+        found by scipy's elementwise root finder (Chandrupatla's method).
         """
         rows = np.arange(self.n_rows)
-        ends = np.array([MIN_BANDWIDTH, 1.0])
-        low, high = (self.at(np.full(self.n_rows, end), rows) for end in ends)
-        bandwidth = np.where(low <= MIN_BANDWIDTH, MIN_BANDWIDTH, 1.0)
-        inside = (low > MIN_BANDWIDTH) & (high < 1.0)
-        if inside.any():
+        lower = np.full(self.n_rows, MIN_BANDWIDTH)
+        upper = np.ones(self.n_rows)
+        searching = rows
+        for rung in _LADDER[1:]:
+            if not searching.size:
+                break
+            above = self.at(np.full(searching.size, rung), searching) > rung
+            lower[searching[above]] = rung
+            searching = searching[~above]
+            upper[searching] = rung
+        # rows still searching have their fixed point below MIN_BANDWIDTH
+        bandwidth = lower.copy()
+        bracketed = lower < upper
+        if bracketed.any():
             result = elementwise.find_root(
                 lambda sigma, row: self.at(sigma, row.astype(np.intp)) - sigma,
-                (MIN_BANDWIDTH, 1.0),
-                args=(rows[inside],),
+                (lower[bracketed], upper[bracketed]),
+                args=(rows[bracketed],),
                 tolerances={"xatol": _BANDWIDTH_TOLERANCE, "xrtol": 0.0},
             )
-            bandwidth[inside] = result.x
+            bandwidth[bracketed] = result.x
         return bandwidth, self.at(bandwidth, rows)
 
 
