@@ -10,6 +10,7 @@ from scipy import stats
 
 from sklearn_gce._compat import Interval, StrOptions, validate_params
 from sklearn_gce.metrics._resampling import (
+    BATCH_ELEMENTS,
     batch_size,
     check_generator,
     prepare_statistic,
@@ -137,6 +138,45 @@ def _bootstrap(statistic, estimate, n_samples, batch, bounds, options):
         confidence_level=float(confidence_level),
         method=method,
     )
+
+
+def bin_accuracy_interval(
+    bin_ids, hits, sample_weight, n_bins, confidence_level, n_resamples, random_state
+):
+    """Percentile bootstrap interval of each bin's accuracy (private helper).
+
+    The samples of each non-empty bin are resampled with their weights, so
+    the interval is that of the bin's fraction of hits given how many samples
+    it holds. Returns an array of shape (2, n_bins): the lower and upper
+    bounds, NaN for empty bins; a bin whose hits are all equal (or that
+    holds one sample) gets a zero-width interval.
+    """
+    weight = np.ones(bin_ids.size) if sample_weight is None else sample_weight
+    rng = check_generator(random_state)
+    interval = np.full((2, n_bins), np.nan)
+
+    def accuracy(hits, weight, axis=-1):
+        return np.sum(hits * weight, axis=axis) / np.sum(weight, axis=axis)
+
+    for b in np.unique(bin_ids[weight > 0]):
+        members = (bin_ids == b) & (weight > 0)
+        data = (hits[members].astype(float), weight[members])
+        if np.ptp(data[0]) == 0:  # every resample has the same accuracy
+            interval[:, b] = data[0][0]
+            continue
+        result = stats.bootstrap(
+            data,
+            accuracy,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence_level,
+            method="percentile",
+            batch=max(1, BATCH_ELEMENTS // data[0].size),
+            rng=rng,
+        )
+        interval[:, b] = result.confidence_interval
+    return interval
 
 
 _COMMON_PARAMETERS_DOC = """
