@@ -242,6 +242,29 @@ def test_sample_weights_are_resampled_with_their_samples():
     assert result.estimate != pytest.approx(unweighted.estimate, rel=1e-6)
 
 
+@pytest.mark.parametrize("metric", ["expected", "classwise", "smooth"])
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_samples_of_zero_weight_are_not_resampled(metric, strategy):
+    # with 3 of 4 weights zero, a quarter of plain resamples would hold no
+    # weight at all; those samples are left out of the resampling instead
+    y_true, y_prob = tempered_problem(65, 40, 0.8)
+    weight = np.zeros(40)
+    weight[::4] = 1.0
+    kwargs = {"metric": metric, "strategy": strategy, "n_resamples": 100}
+    result = bootstrap_calibration_error(
+        y_true, y_prob, sample_weight=weight, random_state=0, **kwargs
+    )
+    assert np.isfinite(result.bootstrap_distribution).all()
+    kept = bootstrap_calibration_error(
+        y_true[::4], y_prob[::4], random_state=0, **kwargs
+    )
+    assert result.estimate == pytest.approx(kept.estimate, rel=1e-12)
+    # the same resamples of the same samples
+    np.testing.assert_allclose(
+        result.bootstrap_distribution, kept.bootstrap_distribution, rtol=1e-7
+    )
+
+
 # ---------------------------------------------------------------------------
 # Paired differences
 

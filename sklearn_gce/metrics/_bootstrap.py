@@ -77,15 +77,18 @@ _PARAMETER_CONSTRAINTS = {
 }
 
 
-def _bootstrap(statistic, estimate, n_samples, batch, bounds, options):
+def _bootstrap(statistic, estimate, sample_weight, batch, bounds, options):
     """Resample the sample indices with scipy and form the result.
 
     ``statistic(multiplicities)`` evaluates the estimate on rows of sample
     multiplicities, shape (n_rows, n_samples); resampling the indices once
     for all the models compared is what pairs them (as ``paired=True`` does
-    in :func:`scipy.stats.bootstrap`).
+    in :func:`scipy.stats.bootstrap`). Samples of zero weight count for
+    nothing, so only those of positive weight are resampled (and no resample
+    is left without weight).
     """
     confidence_level, method = options["confidence_level"], options["method"]
+    n_samples = sample_weight.size
 
     def resampled(indices, axis=-1):
         rows = np.atleast_2d(indices)
@@ -101,7 +104,7 @@ def _bootstrap(statistic, estimate, n_samples, batch, bounds, options):
         "batch": batch,
         "rng": check_generator(options["random_state"]),
     }
-    data = (np.arange(n_samples),)
+    data = (np.flatnonzero(sample_weight > 0),)
     result = stats.bootstrap(data, resampled, method="percentile", **common)
     distribution = result.bootstrap_distribution
     standard_error = float(result.standard_error)
@@ -326,12 +329,11 @@ def bootstrap_calibration_error(
         labels=labels,
         sample_weight=sample_weight,
     )
-    n_samples = statistic.sample_weight.size
     return _bootstrap(
         statistic.reweighted,
         statistic.value(),
-        n_samples,
-        batch_size(statistic, n_samples),
+        statistic.sample_weight,
+        batch_size(statistic, statistic.sample_weight.size),
         (0.0, 1.0),
         _interval_options(confidence_level, n_resamples, method, random_state),
     )
@@ -429,7 +431,7 @@ def bootstrap_calibration_error_difference(
     return _bootstrap(
         lambda counts: first.reweighted(counts) - second.reweighted(counts),
         first.value() - second.value(),
-        n_samples,
+        first.sample_weight,
         min(batch_size(statistic, n_samples) for statistic in statistics),
         (-1.0, 1.0),
         _interval_options(confidence_level, n_resamples, method, random_state),

@@ -36,18 +36,17 @@ def check_generator(random_state):
     return np.random.default_rng(seed)
 
 
-def _row_keys(keys, n_rows, n_keys):
-    """``keys`` (per sample) offset by ``n_keys`` for each of ``n_rows`` rows."""
-    return (keys + n_keys * np.arange(n_rows).reshape((-1,) + (1,) * keys.ndim)).ravel()
-
-
 def _row_sums(keys, weights, n_keys):
-    """Per-row ``bincount`` of ``keys`` with ``weights`` of shape (n_rows, ...)."""
-    n_rows = weights.shape[0]
+    """Per-row ``bincount`` of ``keys`` in ``range(n_keys)`` with ``weights``.
+
+    ``keys`` and ``weights`` broadcast to one shape (n_rows, ...); returns
+    the sums of each row, shape (n_rows, n_keys), from a single bincount.
+    """
+    keys, weights = np.broadcast_arrays(keys, weights)
+    n_rows = keys.shape[0]
+    offsets = n_keys * np.arange(n_rows).reshape((-1,) + (1,) * (keys.ndim - 1))
     sums = np.bincount(
-        _row_keys(keys, n_rows, n_keys),
-        weights=weights.ravel(),
-        minlength=n_rows * n_keys,
+        (keys + offsets).ravel(), weights=weights.ravel(), minlength=n_rows * n_keys
     )
     return sums.reshape(n_rows, n_keys)
 
@@ -115,6 +114,7 @@ class ClasswiseStatistic:
                 y_prob[:, k].astype(np.float64), self.bins.edges[k], strategy
             )
         self.n_keys = n_classes * n_bins
+        self._true_keys = self.keys[np.arange(n_samples), y_index]
         self.cost = n_classes
         self._cumulative = None
 
@@ -144,34 +144,22 @@ class ClasswiseStatistic:
                     for row in weights
                 ]
             )
-        n_rows = weights.shape[0]
-        keys = _row_keys(self.keys, n_rows, self.n_keys)
-        total = n_rows * self.n_keys
-        sample_weights = np.broadcast_to(
-            weights[:, :, None], (n_rows, *self.keys.shape)
-        )
-        weight = np.bincount(keys, weights=sample_weights.ravel(), minlength=total)
-        confidence_sum = np.bincount(
-            keys, weights=(weights[:, :, None] * self.y_prob).ravel(), minlength=total
-        )
-        true_keys = self.keys[np.arange(len(self.observed)), self.observed]
-        hit_sum = _row_sums(true_keys, weights, self.n_keys)
+        per_class = weights[:, :, None]
+        weight = _row_sums(self.keys, per_class, self.n_keys)
+        confidence_sum = _row_sums(self.keys, per_class * self.y_prob, self.n_keys)
+        hit_sum = _row_sums(self._true_keys, weights, self.n_keys)
         return self._error(weight, confidence_sum, hit_sum)
 
     def relabelled(self, labels):
         labels = np.asarray(labels, dtype=np.intp)
         true_keys = np.take_along_axis(self.keys, labels.T, axis=1).T
+        hit_sum = _row_sums(true_keys, self.sample_weight, self.n_keys)
         n_rows = labels.shape[0]
-        hit_sum = np.bincount(
-            (true_keys + self.n_keys * np.arange(n_rows)[:, None]).ravel(),
-            weights=np.broadcast_to(self.sample_weight, labels.shape).ravel(),
-            minlength=n_rows * self.n_keys,
+        return self._error(
+            np.broadcast_to(self.bins.weight.ravel(), (n_rows, self.n_keys)),
+            np.broadcast_to(self.bins.confidence_sum.ravel(), (n_rows, self.n_keys)),
+            hit_sum,
         )
-        weight = np.broadcast_to(self.bins.weight.ravel(), (n_rows, self.n_keys))
-        confidence_sum = np.broadcast_to(
-            self.bins.confidence_sum.ravel(), (n_rows, self.n_keys)
-        )
-        return self._error(weight, confidence_sum, hit_sum)
 
     def draw(self, rng, size):
         """Labels drawn from each row's probabilities (inverse CDF)."""
