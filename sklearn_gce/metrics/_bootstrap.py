@@ -2,7 +2,7 @@
 
 import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -11,12 +11,12 @@ from scipy import stats
 from sklearn_gce._compat import Interval, StrOptions, validate_params
 from sklearn_gce.metrics._resampling import (
     BATCH_ELEMENTS,
+    PARAMETER_CONSTRAINTS,
     batch_size,
     check_generator,
     prepare_statistic,
 )
 
-METRICS = {"expected", "classwise", "smooth"}
 METHODS = {"normal", "percentile", "basic", "BCa"}
 
 
@@ -63,17 +63,9 @@ class CalibrationBootstrapResult:
 
 
 _PARAMETER_CONSTRAINTS = {
-    "y_true": ["array-like"],
-    "metric": [StrOptions(METRICS)],
-    "n_bins": [Interval(Integral, 1, None, closed="left")],
-    "strategy": [StrOptions({"uniform", "quantile"})],
-    "norm": [StrOptions({"l1", "l2", "max"})],
-    "labels": ["array-like", None],
-    "sample_weight": ["array-like", None],
+    **PARAMETER_CONSTRAINTS,
     "confidence_level": [Interval(Real, 0, 1, closed="neither")],
-    "n_resamples": [Interval(Integral, 2, None, closed="left")],
     "method": [StrOptions(METHODS)],
-    "random_state": ["random_state"],
 }
 
 

@@ -1,13 +1,13 @@
 """A test of the hypothesis that predicted probabilities are calibrated."""
 
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 from scipy import stats
 
-from sklearn_gce._compat import Interval, StrOptions, validate_params
+from sklearn_gce._compat import validate_params
 from sklearn_gce.metrics._resampling import (
+    PARAMETER_CONSTRAINTS,
     batch_size,
     check_generator,
     prepare_statistic,
@@ -38,18 +38,7 @@ class CalibrationTestResult:
 
 
 @validate_params(
-    {
-        "y_true": ["array-like"],
-        "y_prob": ["array-like"],
-        "metric": [StrOptions({"expected", "classwise", "smooth"})],
-        "n_bins": [Interval(Integral, 1, None, closed="left")],
-        "strategy": [StrOptions({"uniform", "quantile"})],
-        "norm": [StrOptions({"l1", "l2", "max"})],
-        "labels": ["array-like", None],
-        "sample_weight": ["array-like", None],
-        "n_resamples": [Interval(Integral, 2, None, closed="left")],
-        "random_state": ["random_state"],
-    },
+    {"y_prob": ["array-like"], **PARAMETER_CONSTRAINTS},
     prefer_skip_nested_validation=True,
 )
 def calibration_test(

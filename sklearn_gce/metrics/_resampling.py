@@ -8,9 +8,12 @@ labels (:meth:`relabelled`), vectorised over the rows wherever the bins do not
 depend on the row. The single-data-set paths are those of the public metrics.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_random_state
 
+from sklearn_gce._compat import Interval, StrOptions
 from sklearn_gce.metrics._binning import (
     assign_bins,
     bin_values,
@@ -28,6 +31,20 @@ from sklearn_gce.metrics._smooth import (
 
 # Elements (rows x samples x work per sample) evaluated per batch of rows.
 BATCH_ELEMENTS = 1 << 21
+
+# Constraints of the parameters that choose and prepare a statistic, and of
+# the resampling, for the public functions' @validate_params.
+PARAMETER_CONSTRAINTS = {
+    "y_true": ["array-like"],
+    "metric": [StrOptions({"expected", "classwise", "smooth"})],
+    "n_bins": [Interval(Integral, 1, None, closed="left")],
+    "strategy": [StrOptions({"uniform", "quantile"})],
+    "norm": [StrOptions({"l1", "l2", "max"})],
+    "labels": ["array-like", None],
+    "sample_weight": ["array-like", None],
+    "n_resamples": [Interval(Integral, 2, None, closed="left")],
+    "random_state": ["random_state"],
+}
 
 
 def check_generator(random_state):
