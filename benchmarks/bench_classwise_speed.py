@@ -18,13 +18,9 @@ It writes ``benchmarks/results/classwise_speed.json`` and ``.md``.
 
 import argparse
 import importlib
-import json
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +28,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _env import describe_run
-from bench_metrics_speed import make_problem
+from _speed import add_arguments, alternate, environment, make_problem, write_results
 
 from sklearn_gce.metrics import classwise_calibration_error
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REQUIRED_SPEEDUP = 3.0
 PACKAGE = "sklearn_gce/metrics"
 
@@ -70,26 +64,16 @@ def load_baseline(revision, directory):
     return importlib.import_module("baseline_metrics")
 
 
-def time_once(function):
-    start = time.perf_counter()
-    value = function()
-    return time.perf_counter() - start, value
-
-
 def compare(baseline, n_samples, n_classes, dtype, repeats):
     y_true, y_prob = make_problem(n_samples, n_classes, dtype)
-    functions = {
-        "baseline": lambda: baseline.classwise_calibration_error(y_true, y_prob),
-        "current": lambda: classwise_calibration_error(y_true, y_prob),
-    }
-    values = {name: function() for name, function in functions.items()}  # warm-up
+    times, medians, values = alternate(
+        {
+            "baseline": lambda: baseline.classwise_calibration_error(y_true, y_prob),
+            "current": lambda: classwise_calibration_error(y_true, y_prob),
+        },
+        repeats,
+    )
     assert np.isclose(values["baseline"], values["current"], rtol=1e-9), values
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            elapsed, _ = time_once(function)
-            times[name].append(elapsed)
-    medians = {name: statistics.median(values) for name, values in times.items()}
     return {
         "shape": [n_samples, n_classes],
         "dtype": np.dtype(dtype).name,
@@ -126,13 +110,7 @@ def markdown(env, rows, baseline):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="bc5968a", help="git revision")
-    parser.add_argument("--n-samples", type=int, default=1_000_000)
-    parser.add_argument("--n-classes", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--output", default="classwise_speed")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only (a loaded machine)"
-    )
+    add_arguments(parser, output="classwise_speed")
     args = parser.parse_args(argv)
 
     rows = []
@@ -147,14 +125,9 @@ def main(argv=None):
             )
             rows.append(row)
     if not args.no_write:
-        env = describe_run()
+        env = environment()
         env["baseline_revision"] = args.baseline
-        env["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{args.output}.json").write_text(
-            json.dumps({"environment": env, "results": rows}, indent=2) + "\n"
-        )
-        (RESULTS / f"{args.output}.md").write_text(markdown(env, rows, args.baseline))
+        write_results(args.output, env, rows, markdown(env, rows, args.baseline))
     slow = [row["dtype"] for row in rows if row["speedup"] < REQUIRED_SPEEDUP]
     assert not slow, f"not {REQUIRED_SPEEDUP}x faster than {args.baseline}: {slow}"
 

@@ -17,11 +17,7 @@ It writes ``benchmarks/results/smooth_speed.json`` and ``.md``.
 """
 
 import argparse
-import json
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import relplot
-from _env import describe_run
-from bench_metrics_speed import make_problem
+from _speed import add_arguments, alternate, environment, make_problem, write_results
 
 from sklearn_gce.metrics import smooth_calibration_error
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REQUIRED_SPEEDUP = 1.0
-
-
-def time_once(function):
-    start = time.perf_counter()
-    value = function()
-    return time.perf_counter() - start, float(value)
 
 
 def compare(n_samples, n_classes, dtype, repeats):
@@ -56,18 +44,14 @@ def compare(n_samples, n_classes, dtype, repeats):
         )
         return relplot.smECE(confidence, hits)
 
-    times = {"sklearn_gce": [], "relplot": []}
-    values = {}
-    for _ in range(repeats + 1):  # the first repeat is a warm-up
-        for name, function in (("sklearn_gce", ours), ("relplot", theirs)):
-            elapsed, values[name] = time_once(function)
-            times[name].append(elapsed)
-    medians = {name: statistics.median(t[1:]) for name, t in times.items()}
+    times, medians, values = alternate(
+        {"sklearn_gce": ours, "relplot": theirs}, repeats
+    )
     return {
         "shape": [n_samples, n_classes],
         "dtype": np.dtype(dtype).name,
         "repeats": repeats,
-        "times_s": {name: t[1:] for name, t in times.items()},
+        "times_s": times,
         "median_s": medians,
         "speedup": medians["relplot"] / medians["sklearn_gce"],
         "values": values,
@@ -100,13 +84,7 @@ def markdown(env, rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-samples", type=int, default=1_000_000)
-    parser.add_argument("--n-classes", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--output", default="smooth_speed")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only (a loaded machine)"
-    )
+    add_arguments(parser, output="smooth_speed")
     args = parser.parse_args(argv)
 
     rows = []
@@ -119,13 +97,8 @@ def main(argv=None):
         )
         rows.append(row)
     if not args.no_write:
-        env = describe_run(extra_packages=("relplot",))
-        env["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / f"{args.output}.json").write_text(
-            json.dumps({"environment": env, "results": rows}, indent=2) + "\n"
-        )
-        (RESULTS / f"{args.output}.md").write_text(markdown(env, rows))
+        env = environment(extra_packages=("relplot",))
+        write_results(args.output, env, rows, markdown(env, rows))
     slow = [row["dtype"] for row in rows if row["speedup"] < REQUIRED_SPEEDUP]
     assert not slow, f"slower than relplot: {slow}"
 
