@@ -227,14 +227,18 @@ _COVERAGE_DOC = """
     *expected* error at this sample size, the mean of the error over test
     sets of ``n`` samples from the same distribution: the quantity a test set
     of this size estimates, and what two models evaluated on test sets of the
-    same size are compared on. In simulations (``tests/test_uncertainty.py``)
-    its coverage is at or above the nominal level for calibrated and
-    miscalibrated models, 300 to 3000 samples. It does *not* cover the
-    population error (the limit as ``n`` grows) when that error is smaller
-    than the bias, for instance 0 for a calibrated model: no interval around
-    a binned estimate does. ``method="basic"`` subtracts the bootstrap's bias
-    estimate and covers the population error of clearly miscalibrated models,
-    but not of nearly calibrated ones.
+    same size are compared on. In simulations (``tests/test_uncertainty.py``:
+    softmax models from calibrated to strongly overconfident, 300 and 2000
+    samples, 100 to 300 test sets each) the 95% interval covered it in 93% to
+    100% of the test sets for the l1 and l2 errors (both strategies) and the
+    classwise error; in 88% to 93% for ``norm="max"`` (the bootstrap
+    understates the spread of a maximum), and for the smooth error in 94% to
+    100% but 90% with 300 moderately overconfident samples. It does *not*
+    cover the population error (the limit as ``n`` grows) when that error is
+    smaller than the bias, for instance 0 for a calibrated model: no
+    interval around a binned estimate does. ``method="basic"`` subtracts the
+    bootstrap's estimate of the bias and covers the population error of
+    clearly miscalibrated models, but not of nearly calibrated ones.
 """
 
 
