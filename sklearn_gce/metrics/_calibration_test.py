@@ -63,8 +63,10 @@ def calibration_test(
     fraction of draws whose error is at least the observed one (a one-sided
     Monte Carlo test through :func:`scipy.stats.monte_carlo_test`). Given the
     predictions, the observed and the drawn labels are then exchangeable, so
-    the test is exact at any sample size: calibrated predictions are rejected
-    at level alpha with probability at most alpha.
+    the test is valid at any sample size: calibrated predictions are rejected
+    at level alpha with probability at most alpha, and about alpha unless the
+    error takes few distinct values (``norm="max"`` often ties, which makes
+    the test conservative).
 
     For the top-label errors (``"expected"``, ``"smooth"``) each hit is drawn
     with the probability of the confidence; for ``"classwise"`` each label is
