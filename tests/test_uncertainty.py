@@ -328,10 +328,14 @@ def test_difference_maps_each_model_through_labels():
 # Coverage: what the docstring claims, on synthetic data
 
 
-def expected_error_at_size(metric, n_samples, temperature, n_repeats, seed=0):
+def expected_error_at_size(
+    metric, n_samples, temperature, n_repeats, seed=0, **options
+):
     """E[error] over fresh test sets of n_samples: the interval's target."""
     values = [
-        metric_value(metric, *tempered_problem(seed + i, n_samples, temperature))
+        metric_value(
+            metric, *tempered_problem(seed + i, n_samples, temperature), **options
+        )
         for i in range(n_repeats)
     ]
     return np.mean(values), np.std(values)
@@ -394,7 +398,7 @@ def test_interval_coverage_everywhere(metric, options, temperature, n_samples):
     # the docstring's table: about nominal for the l1 and l2 errors and the
     # classwise error, a few points under for a maximum and the smooth error
     target, _ = expected_error_at_size(
-        metric, n_samples, temperature, 1000, seed=50_000
+        metric, n_samples, temperature, 1000, seed=50_000, **options
     )
     rate, _ = coverage(
         metric, n_samples, temperature, 200, target, n_resamples=300, **options
