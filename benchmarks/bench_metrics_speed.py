@@ -10,15 +10,12 @@ Run from the repository root::
 
     python benchmarks/bench_metrics_speed.py
 
-It writes ``benchmarks/results/metrics_speed.json`` and ``.md``.
+It writes ``benchmarks/results/metrics_speed.json`` and ``.md`` (not with
+``--no-write``).
 """
 
 import argparse
-import json
-import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,31 +23,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
-from _env import describe_run
+from _speed import add_arguments, alternate, environment, make_problem, write_results
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 from sklearn_gce.metrics import expected_calibration_error
 
-RESULTS = Path(__file__).resolve().parent / "results"
 REQUIRED_SPEEDUP = 2.0
-
-
-def make_problem(n_samples, n_classes, dtype, seed=0):
-    """Softmax of random logits, built in place to keep one N x K array."""
-    rng = np.random.default_rng(seed)
-    prob = rng.standard_normal((n_samples, n_classes), dtype=np.float32)
-    prob *= 2
-    prob = prob.astype(dtype, copy=False)
-    np.exp(prob, out=prob)
-    prob /= prob.sum(axis=1, keepdims=True)
-    y_true = rng.integers(0, n_classes, n_samples)
-    return y_true, prob
-
-
-def time_once(function):
-    start = time.perf_counter()
-    value = function()
-    return time.perf_counter() - start, float(value)
 
 
 def compare(n_samples, n_classes, dtype, repeats):
@@ -65,34 +43,18 @@ def compare(n_samples, n_classes, dtype, repeats):
             preds, target, num_classes=n_classes, n_bins=15, norm="l1"
         )
 
-    ours()
-    theirs()  # warm-up
-    ours_times, theirs_times = [], []
-    for _ in range(repeats):
-        elapsed, ours_value = time_once(ours)
-        ours_times.append(elapsed)
-        elapsed, theirs_value = time_once(theirs)
-        theirs_times.append(elapsed)
-    ours_median = statistics.median(ours_times)
-    theirs_median = statistics.median(theirs_times)
+    times, medians, values = alternate(
+        {"sklearn_gce": ours, "torchmetrics": theirs}, repeats
+    )
     return {
         "shape": [n_samples, n_classes],
         "dtype": np.dtype(dtype).name,
         "repeats": repeats,
-        "sklearn_gce_s": ours_times,
-        "torchmetrics_s": theirs_times,
-        "sklearn_gce_median_s": ours_median,
-        "torchmetrics_median_s": theirs_median,
-        "speedup": theirs_median / ours_median,
-        "sklearn_gce_ece": ours_value,
-        "torchmetrics_ece": theirs_value,
+        **{f"{name}_s": t for name, t in times.items()},
+        **{f"{name}_median_s": m for name, m in medians.items()},
+        "speedup": medians["torchmetrics"] / medians["sklearn_gce"],
+        **{f"{name}_ece": v for name, v in values.items()},
     }
-
-
-def environment():
-    info = describe_run(extra_packages=("torchmetrics",))
-    info["load_average_1_5_15min"] = [round(x, 2) for x in os.getloadavg()]
-    return info
 
 
 def markdown(env, rows):
@@ -122,10 +84,7 @@ def markdown(env, rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-samples", type=int, default=1_000_000)
-    parser.add_argument("--n-classes", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--output", default="metrics_speed")
+    add_arguments(parser, output="metrics_speed", repeats=7)
     args = parser.parse_args(argv)
 
     rows = []
@@ -137,12 +96,9 @@ def main(argv=None):
             f" speedup {row['speedup']:.2f}x"
         )
         rows.append(row)
-    env = environment()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.output}.json").write_text(
-        json.dumps({"environment": env, "results": rows}, indent=2) + "\n"
-    )
-    (RESULTS / f"{args.output}.md").write_text(markdown(env, rows))
+    if not args.no_write:
+        env = environment(extra_packages=("torchmetrics",))
+        write_results(args.output, env, rows, markdown(env, rows))
     slow = [row["dtype"] for row in rows if row["speedup"] < REQUIRED_SPEEDUP]
     assert not slow, f"less than {REQUIRED_SPEEDUP}x faster than torchmetrics: {slow}"
 

@@ -6,6 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from _metric_cases import BAD_INPUTS, GOOD_P, GOOD_Y, random_problem
 
 from sklearn_gce.metrics import (
     _binning,
@@ -21,21 +22,6 @@ METRICS = {
 }
 STRATEGIES = ["uniform", "quantile"]
 NORMS = ["l1", "l2", "max"]
-
-
-def random_probabilities(rng, n_samples, n_classes, scale=2.0, dtype=np.float64):
-    logits = rng.normal(scale=scale, size=(n_samples, n_classes))
-    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return (prob / prob.sum(axis=1, keepdims=True)).astype(dtype)
-
-
-def random_problem(seed, n_samples=300, n_classes=4, dtype=np.float64):
-    """Probabilities and labels drawn from them, so that hits and misses mix."""
-    rng = np.random.default_rng(seed)
-    y_prob = random_probabilities(rng, n_samples, n_classes, dtype=dtype)
-    cumulative = y_prob.astype(np.float64).cumsum(axis=1)
-    y_true = (rng.random((n_samples, 1)) > cumulative).sum(axis=1)
-    return np.minimum(y_true, n_classes - 1), y_prob
 
 
 # ---------------------------------------------------------------------------
@@ -570,58 +556,6 @@ def test_classwise_differs_from_top_label():
 # Bad input
 
 
-GOOD_Y = [0, 1, 2, 1]
-GOOD_P = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3]]
-
-
-def with_value(row, col, value):
-    y_prob = np.array(GOOD_P)
-    y_prob[row, col] = value
-    return y_prob
-
-
-BAD_INPUTS = [
-    ({"y_prob": with_value(1, 2, np.nan)}, "y_prob contains NaN"),
-    ({"y_prob": with_value(1, 2, np.inf)}, "y_prob contains infinity"),
-    ({"y_prob": with_value(1, 2, -np.inf)}, "y_prob contains infinity"),
-    ({"y_prob": [[1.2, -0.2, 0]] * 4}, r"probabilities in \[0, 1\]"),
-    ({"y_prob": [[-0.1, 0.6, 0.5]] * 4}, r"probabilities in \[0, 1\]"),
-    ({"y_prob": with_value(2, 2, 0.5)}, "row 2 sums to 0.9"),
-    ({"y_prob": [[2.0, 1.0, -1.0]] * 4}, r"probabilities in \[0, 1\]"),
-    ({"y_prob": [[0.3, 0.3, 0.3]] * 4}, "row 0 sums to 0.9"),
-    ({"y_true": [0, 1, 2]}, "inconsistent numbers of samples"),
-    ({"y_true": [[0, 1]] * 4}, "y should be a 1d array"),
-    ({"y_true": [0.0, 1.0, np.nan, 2.0]}, "y_true contains NaN"),
-    ({"y_prob": np.full((4, 3, 1), 1 / 3)}, "dim 3"),
-    ({"y_true": [], "y_prob": np.zeros((0, 3))}, "0 sample"),
-    ({"y_prob": np.zeros((4, 0))}, "0 feature"),
-    ({"y_prob": [["a", "b", "c"]] * 4}, "could not convert"),
-    ({"n_bins": 0}, "n_bins"),
-    ({"n_bins": 2.5}, "n_bins"),
-    ({"strategy": "kmeans"}, "strategy"),
-    ({"norm": "l3"}, "norm"),
-    ({"y_true": [0, 1, 1, 1]}, "2 classes.*3 columns"),
-    ({"y_true": [0, 1, 3, 1], "labels": [0, 1, 2]}, r"not in labels: \[3\]"),
-    ({"labels": [0, 1, 1]}, "must be unique"),
-    ({"labels": ["a", "b", "a"]}, "must be unique"),
-    ({"labels": [0, 1, 2, 3]}, "4 classes but y_prob has 3 columns"),
-    ({"labels": [0]}, "at least 2 classes"),
-    ({"labels": 3}, "labels"),
-    ({"y_true": [1, 1, 1, 1], "y_prob": [0.1, 0.2, 0.3, 0.9]}, "1 classes"),
-    ({"y_true": [0, 1, 0, 1], "y_prob": [0.1, 0.2, 1.3, 0.9]}, r"in \[0, 1\]"),
-    ({"y_true": [0, 1, 0, 1], "y_prob": [0.1, 0.2, np.nan, 0.9]}, "contains NaN"),
-    ({"sample_weight": [1, 1, 1]}, r"sample_weight.shape == \(3,\), expected \(4,\)"),
-    (
-        {"sample_weight": [1, -1, 1, 1]},
-        "Negative values in data passed to `sample_weight`",
-    ),
-    ({"sample_weight": [0, 0, 0, 0]}, "at least one non-zero"),
-    ({"sample_weight": [1, np.nan, 1, 1]}, "sample_weight.*NaN"),
-    ({"sample_weight": [[1, 1]] * 4}, "Sample weights must be 1D"),
-    ({"sample_weight": "abc"}, "sample_weight"),
-]
-
-
 @pytest.mark.parametrize("name", METRICS)
 @pytest.mark.parametrize("bad, message", BAD_INPUTS)
 def test_bad_input_raises_a_clear_value_error(name, bad, message):
@@ -694,6 +628,59 @@ def test_fast_uniform_bin_assignment_equals_searchsorted(n_bins):
             _binning.assign_bins(values, edges, "uniform"),
             _binning.assign_bins(values, edges, "quantile"),
         )
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 7, 10, 15, 100, 364, 1000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_uniform_bins_of_float32_and_float64_values_equal_searchsorted(n_bins, dtype):
+    # the values are binned in their own dtype (the classwise error bins
+    # float32 blocks directly), including values one step around each edge
+    edges = np.linspace(0, 1, n_bins + 1)
+    at = edges.astype(dtype)
+    around = np.concatenate(
+        [at, np.nextafter(at, dtype(0)), np.nextafter(at, dtype(1))]
+    )
+    values = np.clip(
+        np.concatenate([around, np.random.default_rng(n_bins).random(1000)]), 0, 1
+    ).astype(dtype)
+    np.testing.assert_array_equal(
+        _binning.assign_bins(values, edges, "uniform"),
+        np.searchsorted(edges[1:-1], values.astype(np.float64), side="right"),
+    )
+    out = np.empty(values.shape, dtype=np.intp)
+    assert _binning.assign_bins(values, edges, "uniform", out=out) is out
+
+
+def test_uniform_bin_guess_is_exact_where_it_is_trusted():
+    # both paths of assign_bins are exercised by the test above
+    assert _binning._uniform_thresholds(15, "f")[2]
+    assert not _binning._uniform_thresholds(364, "f")[2]
+    assert _binning._uniform_thresholds(15, "d")[2]
+    assert not _binning._uniform_thresholds(7, "d")[2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_classwise_blocks_give_the_result_of_one_block(monkeypatch, dtype, weighted):
+    y_true, y_prob = random_problem(27, n_samples=500, n_classes=7, dtype=dtype)
+    weight = np.random.default_rng(27).uniform(0, 2, 500) if weighted else None
+    whole = classwise_calibration_error(y_true, y_prob, sample_weight=weight)
+    monkeypatch.setattr(_binning, "_BLOCK_ELEMENTS", 50)
+    assert classwise_calibration_error(
+        y_true, y_prob, sample_weight=weight
+    ) == pytest.approx(whole, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", METRICS)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inputs_are_not_modified(name, strategy, dtype):
+    y_true, y_prob = random_problem(28, n_classes=3, dtype=dtype)
+    weight = np.random.default_rng(28).uniform(0.5, 2, len(y_true))
+    copies = y_true.copy(), y_prob.copy(), weight.copy()
+    METRICS[name](y_true, y_prob, strategy=strategy, sample_weight=weight)
+    for before, after in zip(copies, (y_true, y_prob, weight)):
+        np.testing.assert_array_equal(before, after)
 
 
 @pytest.mark.parametrize(

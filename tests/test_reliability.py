@@ -198,6 +198,110 @@ def test_binary_top_label_diagram():
     )
 
 
+def errorbar_bounds(container):
+    """(x, low, high) of each error bar of an ErrorbarContainer."""
+    (segments,) = container.lines[2]
+    return np.array([(s[0, 0], s[0, 1], s[1, 1]) for s in segments.get_segments()])
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "quantile"])
+def test_band_is_the_bootstrap_interval_of_each_bars_accuracy(digits_model, strategy):
+    model, X, y = digits_model
+    display = ReliabilityDisplay.from_estimator(
+        model, X, y, n_bins=10, strategy=strategy, confidence_level=0.9, random_state=0
+    )
+    filled = display.bin_weight > 0
+    low, high = display.accuracy_interval
+    assert np.isnan(low[~filled]).all() and np.isnan(high[~filled]).all()
+    accuracy = display.accuracy[filled]
+    assert np.all(low[filled] <= accuracy) and np.all(accuracy <= high[filled])
+    assert np.any(low[filled] < high[filled])
+    # one error bar per bar, at the centre of its bin, from low to high
+    bounds = errorbar_bounds(display.band_)
+    left = bar_geometry(display.bars_)
+    np.testing.assert_allclose(bounds[:, 0], left[:, 0] + left[:, 1] / 2)
+    np.testing.assert_allclose(bounds[:, 1], low[filled])
+    np.testing.assert_allclose(bounds[:, 2], high[filled])
+    assert "90% bootstrap interval" in legend_texts(display.ax_)
+
+
+def test_band_of_a_bin_is_the_bootstrap_of_its_samples():
+    # one bin of 40 samples, 30 of them right: the percentile interval of a
+    # proportion of 0.75 from 40 samples, wider at 95% than at 50%
+    y_prob = np.tile([[0.7, 0.3]], (40, 1))
+    y_true = np.r_[np.zeros(30, int), np.ones(10, int)]
+    intervals = [
+        ReliabilityDisplay.from_predictions(
+            y_true,
+            y_prob,
+            n_bins=5,
+            confidence_level=level,
+            n_resamples=2000,
+            random_state=0,
+        ).accuracy_interval[:, 3]
+        for level in (0.95, 0.5)
+    ]
+    (low, high), (inner_low, inner_high) = intervals
+    # the binomial standard error is sqrt(0.75 * 0.25 / 40) = 0.068
+    assert low == pytest.approx(0.75 - 1.96 * 0.068, abs=0.03)
+    assert high == pytest.approx(0.75 + 1.96 * 0.068, abs=0.03)
+    assert low < inner_low < 0.75 < inner_high < high
+
+
+def test_band_gives_a_point_to_bins_whose_samples_agree():
+    y_prob = [[0.95, 0.05]] * 5 + [[0.65, 0.35]] * 3
+    display = ReliabilityDisplay.from_predictions(
+        [0] * 5 + [1, 0, 1], y_prob, n_bins=10, confidence_level=0.95, random_state=0
+    )
+    assert tuple(display.accuracy_interval[:, 9]) == (1.0, 1.0)
+    assert display.accuracy_interval[0, 6] < display.accuracy_interval[1, 6]
+
+
+def test_band_is_reproducible_and_weighted(digits_model):
+    model, X, y = digits_model
+    weight = np.random.default_rng(1).integers(0, 4, size=len(y))
+    kwargs = {"n_bins": 10, "confidence_level": 0.95, "sample_weight": weight}
+    first, second = (
+        ReliabilityDisplay.from_estimator(model, X, y, random_state=3, **kwargs)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(first.accuracy_interval, second.accuracy_interval)
+    unweighted = ReliabilityDisplay.from_estimator(
+        model, X, y, n_bins=10, confidence_level=0.95, random_state=3
+    )
+    assert not np.array_equal(first.accuracy_interval, unweighted.accuracy_interval)
+
+
+def test_band_is_off_by_default_and_can_be_hidden(digits_model):
+    model, X, y = digits_model
+    display = ReliabilityDisplay.from_estimator(model, X, y)
+    assert display.accuracy_interval is None and display.band_ is None
+    with_band = ReliabilityDisplay.from_estimator(
+        model, X, y, confidence_level=0.95, n_resamples=50, random_state=0
+    )
+    assert with_band.band_ is not None
+    with_band.plot(show_band=False)
+    assert with_band.band_ is None
+    assert not any("interval" in text for text in legend_texts(with_band.ax_))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"confidence_level": 0.0}, "confidence_level"),
+        ({"confidence_level": 1.0}, "confidence_level"),
+        ({"confidence_level": "high"}, "confidence_level"),
+        ({"confidence_level": 0.9, "n_resamples": 1}, "n_resamples"),
+        ({"confidence_level": 0.9, "random_state": "x"}, "random_state"),
+    ],
+)
+def test_bad_band_options_raise_before_drawing(digits_model, kwargs, message):
+    model, X, y = digits_model
+    with pytest.raises(ValueError, match=message):
+        ReliabilityDisplay.from_estimator(model, X, y, **kwargs)
+    assert plt.get_fignums() == []
+
+
 def test_bad_input_is_reported_before_drawing():
     with pytest.raises(ValueError, match="sum to 1"):
         ReliabilityDisplay.from_predictions([0, 1], [[0.5, 0.6], [0.2, 0.8]])

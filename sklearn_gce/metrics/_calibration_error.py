@@ -7,10 +7,13 @@ one calibration-error implementation.
 
 from numbers import Integral
 
-import numpy as np
-
 from sklearn_gce._compat import Interval, StrOptions, validate_params
-from sklearn_gce.metrics._binning import classwise_bins, top_label_bins
+from sklearn_gce.metrics._binning import (
+    binned_error,
+    classwise_data,
+    classwise_sums,
+    top_label_bins,
+)
 
 _PARAMETER_CONSTRAINTS = {
     "y_true": ["array-like"],
@@ -253,12 +256,7 @@ def classwise_calibration_error(
     >>> round(classwise_calibration_error(y_true, y_prob, n_bins=5), 4)
     0.2167
     """
-    per_class = classwise_bins(
-        y_true,
-        y_prob,
-        n_bins=n_bins,
-        strategy=strategy,
-        labels=labels,
-        sample_weight=sample_weight,
+    bins = classwise_sums(
+        *classwise_data(y_true, y_prob, labels, sample_weight), n_bins, strategy
     )
-    return float(np.mean([bins.error(norm) for bins in per_class]))
+    return float(binned_error(*bins[1:], norm).mean())

@@ -1,8 +1,12 @@
 """Multiclass (top-label) reliability diagram, in scikit-learn's Display API."""
 
+from numbers import Integral, Real
+
 import numpy as np
 
-from sklearn_gce.metrics._calibration_error import top_label_bins
+from sklearn_gce._compat import Interval, validate_parameter_constraints
+from sklearn_gce.metrics._binning import assign_bins, bin_values, top_label_data
+from sklearn_gce.metrics._bootstrap import bin_accuracy_interval
 
 
 def _import_pyplot():
@@ -25,7 +29,9 @@ class ReliabilityDisplay:
     non-empty bin is drawn as a bar whose height is its accuracy, together
     with a bar from the accuracy to the bin's mean confidence (the gap to
     the diagonal). Below it, a histogram shows the fraction of samples in
-    each bin; the legend shows the ECE (l1) of the same bins.
+    each bin; the legend shows the ECE (l1) of the same bins. With
+    ``confidence_level``, an error bar on each bar shows the bootstrap
+    interval of its accuracy.
 
     Create it with :meth:`from_estimator` or :meth:`from_predictions`; all
     parameters are stored as attributes. Plotting needs matplotlib.
@@ -51,6 +57,13 @@ class ReliabilityDisplay:
     estimator_name : str, default=None
         Name shown in the legend; if None, only the ECE is shown.
 
+    accuracy_interval : ndarray of shape (2, n_bins), default=None
+        Lower and upper bounds of each bin's accuracy (NaN for empty bins),
+        drawn as error bars; None for no band.
+
+    confidence_level : float, default=None
+        Confidence level of ``accuracy_interval``, for the legend.
+
     Attributes
     ----------
     bars_ : matplotlib BarContainer
@@ -64,6 +77,9 @@ class ReliabilityDisplay:
 
     hist_bars_ : matplotlib BarContainer or None
         Fraction of the samples in each non-empty bin.
+
+    band_ : matplotlib ErrorbarContainer or None
+        Error bars of the accuracy interval of each non-empty bin.
 
     ax_ : matplotlib Axes
         Axes with the reliability diagram.
@@ -92,7 +108,16 @@ class ReliabilityDisplay:
     """
 
     def __init__(
-        self, bin_edges, accuracy, confidence, bin_weight, *, ece, estimator_name=None
+        self,
+        bin_edges,
+        accuracy,
+        confidence,
+        bin_weight,
+        *,
+        ece,
+        estimator_name=None,
+        accuracy_interval=None,
+        confidence_level=None,
     ):
         self.bin_edges = bin_edges
         self.accuracy = accuracy
@@ -100,6 +125,8 @@ class ReliabilityDisplay:
         self.bin_weight = bin_weight
         self.ece = ece
         self.estimator_name = estimator_name
+        self.accuracy_interval = accuracy_interval
+        self.confidence_level = confidence_level
 
     def plot(
         self,
@@ -109,6 +136,7 @@ class ReliabilityDisplay:
         ref_line=True,
         show_gap=True,
         show_histogram=True,
+        show_band=True,
         **kwargs,
     ):
         """Draw the diagram.
@@ -130,6 +158,10 @@ class ReliabilityDisplay:
 
         show_histogram : bool, default=True
             Whether to draw the histogram of the samples over the bins.
+
+        show_band : bool, default=True
+            Whether to draw the accuracy intervals, when the display has them
+            (``accuracy_interval`` is not None).
 
         **kwargs : dict
             Passed to :meth:`matplotlib.axes.Axes.bar` for the accuracy bars.
@@ -167,6 +199,9 @@ class ReliabilityDisplay:
                 hatch="//",
                 label="Gap",
             )
+        self.band_ = None
+        if show_band and self.accuracy_interval is not None:
+            self._plot_band(ax, left + width / 2, accuracy, filled)
         self.ref_line_ = None
         if ref_line:
             (self.ref_line_,) = ax.plot(
@@ -183,6 +218,22 @@ class ReliabilityDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _plot_band(self, ax, centre, accuracy, filled):
+        low, high = self.accuracy_interval[:, filled]
+        label = "Bootstrap interval"
+        if self.confidence_level is not None:
+            label = f"{self.confidence_level:.0%} bootstrap interval"
+        self.band_ = ax.errorbar(
+            centre,
+            accuracy,
+            yerr=np.stack([accuracy - low, high - accuracy]),
+            fmt="none",
+            ecolor="black",
+            elinewidth=1,
+            capsize=3,
+            label=label,
+        )
 
     def _plot_histogram(self, ax, left, width, filled):
         from mpl_toolkits.axes_grid1 import make_axes_locatable
@@ -213,6 +264,9 @@ class ReliabilityDisplay:
         ref_line=True,
         show_gap=True,
         show_histogram=True,
+        confidence_level=None,
+        n_resamples=1000,
+        random_state=None,
         **kwargs,
     ):
         """Plot the reliability diagram of predicted probabilities.
@@ -245,19 +299,53 @@ class ReliabilityDisplay:
         ax, ref_line, show_gap, show_histogram, **kwargs
             As in :meth:`plot`.
 
+        confidence_level : float, default=None
+            If given, in (0, 1): the level of a bootstrap interval of each
+            bin's accuracy, drawn as an error bar. The samples of each bin
+            are resampled (percentile method of
+            :func:`scipy.stats.bootstrap`), so the interval is that of the
+            bin's accuracy given its number of samples; a bin whose samples
+            are all right (or all wrong) gets none.
+
+        n_resamples : int, default=1000
+            Number of bootstrap resamples of each bin, at least 2.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the resampling.
+
         Returns
         -------
         display : ReliabilityDisplay
         """
         _import_pyplot()
-        bins = top_label_bins(
-            y_true,
-            y_prob,
-            n_bins=n_bins,
-            strategy=strategy,
-            labels=labels,
-            sample_weight=sample_weight,
+        validate_parameter_constraints(
+            {
+                "confidence_level": [Interval(Real, 0, 1, closed="neither"), None],
+                "n_resamples": [Interval(Integral, 2, None, closed="left")],
+                "random_state": ["random_state"],
+            },
+            {
+                "confidence_level": confidence_level,
+                "n_resamples": n_resamples,
+                "random_state": random_state,
+            },
+            caller_name="ReliabilityDisplay.from_predictions",
         )
+        confidence, hits, sample_weight = top_label_data(
+            y_true, y_prob, labels, sample_weight
+        )
+        bins = bin_values(confidence, hits, sample_weight, n_bins, strategy)
+        interval = None
+        if confidence_level is not None:
+            interval = bin_accuracy_interval(
+                assign_bins(confidence, bins.edges, strategy),
+                hits,
+                sample_weight,
+                n_bins,
+                confidence_level,
+                n_resamples,
+                random_state,
+            )
         display = cls(
             bins.edges,
             bins.accuracy,
@@ -265,6 +353,8 @@ class ReliabilityDisplay:
             bins.weight,
             ece=bins.error("l1"),
             estimator_name=name,
+            accuracy_interval=interval,
+            confidence_level=confidence_level,
         )
         return display.plot(
             ax=ax,
@@ -289,6 +379,9 @@ class ReliabilityDisplay:
         ref_line=True,
         show_gap=True,
         show_histogram=True,
+        confidence_level=None,
+        n_resamples=1000,
+        random_state=None,
         **kwargs,
     ):
         """Plot the reliability diagram of a fitted classifier on data.
@@ -306,7 +399,7 @@ class ReliabilityDisplay:
         y : array-like of shape (n_samples,)
             True class labels.
 
-        n_bins, strategy, sample_weight
+        n_bins, strategy, sample_weight, confidence_level, n_resamples, random_state
             As in :meth:`from_predictions`.
 
         name : str, default=None
@@ -332,5 +425,8 @@ class ReliabilityDisplay:
             ref_line=ref_line,
             show_gap=show_gap,
             show_histogram=show_histogram,
+            confidence_level=confidence_level,
+            n_resamples=n_resamples,
+            random_state=random_state,
             **kwargs,
         )

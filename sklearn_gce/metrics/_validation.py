@@ -86,6 +86,12 @@ def _check_classes(y_true, labels, n_columns):
     return classes
 
 
+def class_index(y_true, classes):
+    """The column of each label of ``y_true`` (all of them are in ``classes``)."""
+    order = np.argsort(classes, kind="stable")
+    return order[np.searchsorted(classes[order], y_true)]
+
+
 def _unique(y):
     """``numpy.unique``, in O(n) for small non-negative integers (the usual case)."""
     if y.dtype.kind in "iu" and y.min() >= 0 and y.max() <= 2 * y.size + 1024:
