@@ -28,7 +28,7 @@ from sklearn.utils.metadata_routing import (
     MethodMapping,
     process_routing,
 )
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_array,
@@ -383,6 +383,9 @@ def _encode_columns(y, n_classes):
     order of their sorted values.
     """
     y = column_or_1d(y)
+    type_of_target(y, input_name="y", raise_unknown=True)
+    if y.dtype.kind == "O":  # numbers stored as objects are numbers
+        y = np.asarray(y.tolist())
     if y.dtype.kind in "iuf":
         as_int = y.astype(np.intp)
         if np.array_equal(as_int, y) and as_int.min() >= 0 and as_int.max() < n_classes:
