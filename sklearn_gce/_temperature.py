@@ -133,17 +133,25 @@ def logit_statistics(logits, y):
     return LogitStatistics(top, gap, confidence, model_gap, spread)
 
 
-def search_interval(spread):
+def search_interval(spread, sample_weight=None):
     """Bounds on ``t = log T``: ``log(scale) +/- LOG_TEMPERATURE_HALF_WIDTH``.
 
-    ``scale`` is the median of the rows' positive spreads (1 when every row
-    is constant), so that logits on any scale (1e-3 or 1e5) find their
-    temperature: multiplying every logit by ``c`` multiplies the fitted
-    temperature by ``c`` and moves the interval by ``log c`` (within the
-    range of float64).
+    ``scale`` is the (weighted, lower) median of the rows' positive spreads
+    (1 when every row is constant), so that logits on any scale (1e-3 or
+    1e5) find their temperature: multiplying every logit by ``c`` multiplies
+    the fitted temperature by ``c`` and moves the interval by ``log c``
+    (within the range of float64). An integer weight acts as repetition.
     """
-    positive = spread[spread > 0]
-    scale = float(np.median(positive)) if positive.size else 1.0
+    keep = spread > 0
+    if sample_weight is not None:
+        keep &= sample_weight > 0
+    scale = 1.0
+    if keep.any():
+        order = np.argsort(spread[keep], kind="stable")
+        weight = None if sample_weight is None else sample_weight[keep][order]
+        cumulative = np.arange(1, order.size + 1) if weight is None else weight.cumsum()
+        middle = np.searchsorted(cumulative, cumulative[-1] / 2)
+        scale = float(spread[keep][order[middle]])
     centre = np.log(min(scale, np.finfo(np.float64).max))
     # and T itself must stay a finite, normal float64
     return (
@@ -412,7 +420,7 @@ def fit_adaptive_temperatures(
     """
     stats = logit_statistics(logits, y)
     weight = np.ones(len(y)) if sample_weight is None else sample_weight
-    bounds = search_interval(stats.spread[weight > 0])
+    bounds = search_interval(stats.spread, sample_weight)
     if not np.any(stats.gap[weight > 0] > 0):
         return AdaptiveFit(np.empty(0), np.ones(1), 1.0, np.nan, "all_correct", bounds)
     eps = prior_samples / (weight.sum() + prior_samples)

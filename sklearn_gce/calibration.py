@@ -28,7 +28,7 @@ from sklearn.utils.metadata_routing import (
     MethodMapping,
     process_routing,
 )
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
     check_array,
@@ -137,8 +137,9 @@ class AdaptiveTemperatureScaling(BaseEstimator):
       :math:`\max_k z_k - \mathrm{mean}_k z_k`, so that logits on any scale
       find their temperature; a temperature that ends on an edge of this
       interval is reported;
-    - a global temperature whose standard error on :math:`\log T` exceeds
-      0.5 (too few, or too uninformative, samples) is reported.
+    - a global temperature whose standard error on :math:`\log T` (from the
+      curvature of :math:`L`) exceeds 0.3 is reported: too few samples, or
+      too few errors among them, to tell it within a factor 1.35.
 
     Dividing logits by a positive temperature never changes their argmax,
     so accuracy is unchanged. With ``n_bins=1`` this is temperature scaling
@@ -324,8 +325,9 @@ class AdaptiveTemperatureScaling(BaseEstimator):
 
 
 # A global temperature known to no better than this (standard error of log T,
-# a factor e^0.5 = 1.65) is reported as poorly determined.
-_UNCERTAIN_LOG_TEMPERATURE = 0.5
+# a factor e^0.3 = 1.35) is reported as poorly determined: typically on fewer
+# than 10 to 20 samples, or on a few more with hardly any error among them.
+_UNCERTAIN_LOG_TEMPERATURE = 0.3
 
 
 def _fit_warnings(fit, calibrator, n_samples):
@@ -383,7 +385,7 @@ def _encode_columns(y, n_classes):
     order of their sorted values.
     """
     y = column_or_1d(y)
-    type_of_target(y, input_name="y", raise_unknown=True)
+    check_classification_targets(y)
     if y.dtype.kind == "O":  # numbers stored as objects are numbers
         y = np.asarray(y.tolist())
     if y.dtype.kind in "iuf":

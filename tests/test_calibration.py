@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV, _TemperatureScaling
 from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -30,6 +31,7 @@ from sklearn_gce.calibration import AdaptiveTemperatureScaling, ATSCalibrator
 from sklearn_gce.metrics import expected_calibration_error
 
 FEW_BINS = "ignore:Only .* confidence bins:UserWarning"
+POORLY_DETERMINED = "ignore:.*determines the temperature poorly:UserWarning"
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +131,7 @@ def test_logit_calibrator_rejects_bad_parameters(params, match):
     [
         (np.full(50, 3), r"\[0, 3\)"),
         (np.full(50, -1), r"\[0, 3\)"),
-        (np.full(50, 0.5), "integer class indices"),
+        (np.full(50, 0.5), "Unknown label type"),
     ],
 )
 def test_logit_calibrator_rejects_bad_labels(y, match):
@@ -154,6 +156,174 @@ def test_logit_calibrator_rejects_bad_logits():
         ats.predict_proba(bad)
     with pytest.raises(ValueError, match="features"):
         ats.predict_proba(logits[:, :2])
+
+
+def _with(array, row, column, value):
+    array = np.array(array, dtype=float)
+    array[row, column] = value
+    return array
+
+
+_LOGITS, _LABELS = make_tempered_logits(60, 3, random_state=0)
+BAD_FIT_INPUTS = {
+    "nan": (_with(_LOGITS, 3, 1, np.nan), _LABELS, "NaN"),
+    "inf": (_with(_LOGITS, 3, 1, np.inf), _LABELS, "infinity"),
+    "one_column": (_LOGITS[:, :1], np.zeros(60, int), "n_features = 1"),
+    "empty": (_LOGITS[:0], _LABELS[:0], "0 sample"),
+    "one_dimensional": (_LOGITS[:, 0], _LABELS, "Expected 2D array"),
+    "label_out_of_range": (_LOGITS, np.r_[_LABELS[:-1], 5], r"\[0, 3\)"),
+    "too_few_labels": (_LOGITS, np.array(["a", "b"])[_LABELS % 2], "exactly 3"),
+    "continuous": (_LOGITS, _LABELS + 0.5, "Unknown label type: continuous"),
+    "lengths": (_LOGITS, _LABELS[:-1], "inconsistent numbers of samples"),
+    "object": (_with(_LOGITS, 0, 0, 0).astype(object), _LABELS, None),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FIT_INPUTS)
+def test_logit_calibrator_fit_rejects_bad_input(case):
+    logits, y, match = BAD_FIT_INPUTS[case]
+    if case == "object":  # numbers stored as objects are fine...
+        AdaptiveTemperatureScaling(n_bins=1).fit(logits, y)
+        logits[0, 0] = {"not": "a number"}  # ...other objects are not
+        with pytest.raises(TypeError):
+            AdaptiveTemperatureScaling(n_bins=1).fit(logits, y)
+        return
+    with pytest.raises(ValueError, match=match):
+        AdaptiveTemperatureScaling(n_bins=1).fit(logits, y)
+
+
+@pytest.mark.parametrize("method", ["predict_proba", "predict"])
+def test_logit_calibrator_predict_rejects_bad_input(method):
+    ats = AdaptiveTemperatureScaling(n_bins=1)
+    with pytest.raises(NotFittedError):
+        getattr(ats, method)(_LOGITS)
+    ats.fit(_LOGITS, _LABELS)
+    predict = getattr(ats, method)
+    for logits, match in [
+        (_with(_LOGITS, 3, 1, np.nan), "NaN"),
+        (_with(_LOGITS, 3, 1, -np.inf), "infinity"),
+        (_LOGITS[:, :2], "X has 2 features, but AdaptiveTemperatureScaling is "),
+        (_LOGITS[:0], "0 sample"),
+        (_LOGITS[0], "Expected 2D array"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            predict(logits)
+    # huge but finite logits are fine
+    proba = ats.predict_proba(_LOGITS * 1e300)
+    assert np.isfinite(proba).all()
+    assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.filterwarnings(FEW_BINS, POORLY_DETERMINED)
+def test_calibrator_rejects_bad_input_at_every_entry_point():
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    frozen = FrozenEstimator(LogisticRegression().fit(X, y))
+    for ats in [ATSCalibrator(cv=3), ATSCalibrator(frozen)]:
+        with pytest.raises(ValueError, match="NaN"):
+            ats.fit(_with(X, 2, 2, np.nan), y)
+        with pytest.raises(ValueError, match="infinity"):
+            ats.fit(_with(X, 2, 2, np.inf), y)
+        with pytest.raises(ValueError, match="0 sample"):
+            ats.fit(X[:0], y[:0])
+        if isinstance(ats.estimator, FrozenEstimator):
+            with pytest.raises(ValueError, match="X has 3 features"):
+                ats.fit(X[:, :3], y)
+        with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+            ats.fit(X, y[:-1])
+        with pytest.raises(ValueError, match="Unknown label type"):
+            ats.fit(X, y + 0.5)
+        with pytest.raises(NotFittedError):
+            ats.predict_proba(X)
+        ats.fit(X, y)
+        for method in ["predict_proba", "predict"]:
+            predict = getattr(ats, method)
+            for bad, match in [
+                (_with(X, 2, 2, np.nan), "NaN"),
+                (_with(X, 2, 2, np.inf), "infinity"),
+                (X[:, :3], "X has 3 features"),
+                (X[:0], "0 sample"),
+            ]:
+                with pytest.raises(ValueError, match=match):
+                    predict(bad)
+    # a single class: the estimator's own error when it is fitted...
+    with pytest.raises(ValueError, match="one class"):
+        ATSCalibrator(cv=3).fit(X, np.zeros(60, int))
+    # ...a calibration set of one class for a frozen one (here all correct)
+    ones = (frozen.predict(X) == 1) & (y == 1)
+    with pytest.warns(UserWarning, match="Every calibration sample"):
+        ATSCalibrator(frozen).fit(X[ones], y[ones])
+    # a label the frozen estimator does not know
+    with pytest.raises(ValueError, match=r"not fitted on: \['c'\]"):
+        ATSCalibrator(
+            FrozenEstimator(_ColumnLogits(["a", "b"]).fit(X, ["a", "b"] * 30))
+        ).fit(X, ["a", "b"] * 29 + ["c", "c"])
+
+
+def test_logit_calibrator_takes_labels_in_sorted_column_order():
+    logits, y = make_tempered_logits(600, 3, 1.5, random_state=0)
+    labels = np.array(["ant", "bee", "cat"])
+    ats = AdaptiveTemperatureScaling(n_bins=2).fit(logits, labels[y])
+    reference = AdaptiveTemperatureScaling(n_bins=2).fit(logits, y)
+    assert_array_equal(ats.classes_, labels)
+    assert_allclose(ats.temperatures_, reference.temperatures_)
+    assert_array_equal(ats.predict(logits), labels[logits.argmax(axis=1)])
+    # non-contiguous integers: sorted too; indices in range stay indices
+    ats = AdaptiveTemperatureScaling(n_bins=2).fit(logits, np.array([-3, 2, 7])[y])
+    assert_array_equal(ats.classes_, [-3, 2, 7])
+    ats = AdaptiveTemperatureScaling(n_bins=2).fit(logits, np.minimum(y, 1))
+    assert_array_equal(ats.classes_, [0, 1, 2])
+    with pytest.raises(ValueError, match="exactly 3 distinct labels.*got 2"):
+        AdaptiveTemperatureScaling().fit(logits, labels[np.minimum(y, 1)])
+
+
+@pytest.mark.parametrize("n_bins", [1, 15])
+def test_all_correct_calibration_set_keeps_the_scores(n_bins):
+    # scikit-learn's temperature scaling drives T to e^-10 here, and the test
+    # log-loss explodes on the first error
+    logits, y = make_tempered_logits(3000, 4, 1.0, random_state=0)
+    right = np.flatnonzero(logits.argmax(axis=1) == y)[:300]
+    with pytest.warns(UserWarning, match="Every calibration sample is classified"):
+        ats = AdaptiveTemperatureScaling(n_bins=n_bins).fit(logits[right], y[right])
+    assert_array_equal(ats.temperatures_, [1.0])
+    assert_allclose(ats.predict_proba(logits), softmax(logits, axis=1))
+    ts = _TemperatureScaling().fit(logits[right], y[right])
+    assert log_loss(y, ts.predict(logits)) > 5 * log_loss(y, softmax(logits, axis=1))
+
+
+def test_handful_of_samples_stays_moderate_with_a_warning():
+    logits, y = make_tempered_logits(2000, 10, 1.7, random_state=0)
+    with pytest.warns(UserWarning, match="determines the temperature poorly"):
+        ats = AdaptiveTemperatureScaling(n_bins=1).fit(logits[:5], y[:5])
+    assert 0.2 < ats.global_temperature_ < 20
+    assert log_loss(y, ats.predict_proba(logits), labels=range(10)) < 3.0
+
+
+def test_scores_worse_than_chance_warn_at_the_upper_edge():
+    logits, _ = make_tempered_logits(300, 2, 1.0, random_state=0)
+    with pytest.warns(UserWarning, match="upper edge of its search interval"):
+        ats = AdaptiveTemperatureScaling(n_bins=1).fit(logits, logits.argmin(axis=1))
+    assert_allclose(ats.predict_proba(logits), 0.5, atol=1e-3)
+
+
+def test_extreme_logits_find_their_temperature():
+    # logits of 1e5 need T of about 1e5; scikit-learn stops at e^10 = 2.2e4
+    logits, y = make_tempered_logits(4000, 5, 2.3, random_state=0)
+    cal, test = slice(0, 2000), slice(2000, None)
+    model = FrozenEstimator(_LogitModel().fit(logits[cal], y[cal]))
+    expected = ATSCalibrator(model, n_bins=1).fit(logits[cal], y[cal])
+    huge = FrozenEstimator(_LogitModel().fit(1e5 * logits[cal], y[cal]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about
+        ats = ATSCalibrator(huge, n_bins=1).fit(1e5 * logits[cal], y[cal])
+    temperature = ats.calibrated_classifiers_[0].calibrators[0].global_temperature_
+    assert temperature == pytest.approx(2.3e5, rel=0.1)
+    loss = log_loss(y[test], ats.predict_proba(1e5 * logits[test]))
+    assert loss == pytest.approx(
+        log_loss(y[test], expected.predict_proba(logits[test])), rel=1e-3
+    )
+    sklearn_ts = CalibratedClassifierCV(huge, method="temperature")
+    sklearn_ts.fit(1e5 * logits[cal], y[cal])
+    assert log_loss(y[test], sklearn_ts.predict_proba(1e5 * logits[test])) > 2 * loss
 
 
 def test_too_few_samples_falls_back_with_a_warning():
@@ -276,7 +446,7 @@ def test_sample_weight_reaches_estimator_and_calibrator():
     )
 
 
-@pytest.mark.filterwarnings(FEW_BINS)
+@pytest.mark.filterwarnings(FEW_BINS, POORLY_DETERMINED)
 def test_sample_weight_warning_only_when_an_estimator_is_fitted():
     X, y = make_classification(n_samples=300, random_state=0)
     weight = np.ones(len(y))
@@ -467,6 +637,7 @@ def test_fold_whose_estimator_saw_one_class():
 # --- scikit-learn's guards on cv ----------------------------------------------------
 
 
+@pytest.mark.filterwarnings(FEW_BINS)
 def test_cv_guards():
     X, y = make_classification(n_samples=60, random_state=0)
     with pytest.raises(ValueError, match="LeaveOneOut cross-validation does not"):
@@ -499,7 +670,7 @@ def test_frozen_estimator_may_know_more_classes_than_y():
     assert ats.predict_proba(X).shape == (900, 3)
 
 
-@pytest.mark.filterwarnings(FEW_BINS)
+@pytest.mark.filterwarnings(FEW_BINS, POORLY_DETERMINED)
 def test_bad_parameters_and_tiny_data():
     X, y = make_classification(n_samples=60, random_state=0)
     with pytest.raises(InvalidParameterError, match="n_bins"):

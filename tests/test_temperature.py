@@ -81,6 +81,19 @@ def test_search_interval_follows_the_scale_of_the_logits(data, scale):
     assert ts.search_interval(np.zeros(5)) == (-10.0, 10.0)  # constant rows
 
 
+def test_search_interval_weights_act_as_repetitions():
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(0, 10, 50)
+    spread[:5] = 0.0  # constant rows do not count
+    weight = rng.integers(0, 4, 50)
+    repeated = np.repeat(spread, weight)
+    assert ts.search_interval(spread, weight) == ts.search_interval(repeated)
+    # the lower median of the positive spreads
+    positive = np.sort(repeated[repeated > 0])
+    centre = positive[(positive.size - 1) // 2]
+    assert ts.search_interval(repeated)[0] == pytest.approx(np.log(centre) - 10)
+
+
 def test_quantile_edges_make_equal_mass_bins():
     confidence = np.linspace(0.2, 1.0, 1000)
     edges = ts.quantile_edges(confidence, 4)
