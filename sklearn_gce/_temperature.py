@@ -493,21 +493,29 @@ def _fit_global(logits, top, gap, sample_weight, bounds):
     """Global log-temperature on all rows, and its variance.
 
     On many rows, a first fit on about ``_PILOT_ROWS`` evenly spaced rows
-    brackets the search, which then needs fewer passes over all the rows.
+    brackets the search, which then needs fewer passes over all the rows;
+    the variance then comes from the pilot's, scaled by the weight ratio
+    (it only serves to warn about a poorly determined temperature).
     """
     n_samples = logits.shape[0]
     stride = n_samples // _PILOT_ROWS
-    around = None
-    if stride >= 2:
-        pilot_rows = np.arange(0, n_samples, stride)
-        pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
-        around = fit_log_temperature(pilot, bounds)[0]
-        del pilot  # its cache, before the next one is built
+    if stride < 2:
+        full = TemperedNLL(logits, top, gap, sample_weight)
+        t, value = fit_log_temperature(full, bounds)
+        return t, _variance(full, t, value)
+    pilot_rows = np.arange(0, n_samples, stride)
+    pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
+    around = fit_log_temperature(pilot, bounds)[0]
+    del pilot  # its cache, before the next one is built
     full = TemperedNLL(logits, top, gap, sample_weight)
-    t, value = fit_log_temperature(
-        full, bounds, around=around, half_width=_PILOT_BRACKET
-    )
-    return t, _variance(full, t, value)
+    t, _ = fit_log_temperature(full, bounds, around=around, half_width=_PILOT_BRACKET)
+    del full
+    pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
+    if sample_weight is None:
+        share = len(pilot_rows) / n_samples
+    else:
+        share = sample_weight[pilot_rows].sum() / sample_weight.sum()
+    return t, _variance(pilot, t, pilot(t)) * share
 
 
 def _variance(nll, t, value):
