@@ -260,10 +260,18 @@ def test_between_bin_variance():
     variances = np.full(4, 0.01)
     assert ts.between_bin_variance(np.zeros(4), variances) == 0.0
     # spread well beyond the noise: about the spread itself, minus the noise
+    # (the 95th percentile of chi2 with 3 degrees of freedom, 7.81, in place
+    # of its mean, 3, as Q = 3 var / 0.01 exceeds it)
     t = np.array([-1.0, 0.0, 1.0, 2.0])
-    assert ts.between_bin_variance(t, variances) == pytest.approx(
-        np.var(t, ddof=1) - 0.01
-    )
+    expected = np.var(t, ddof=1) - 7.8147 * 0.01 / 3
+    assert ts.between_bin_variance(t, variances) == pytest.approx(expected, rel=1e-4)
+    # a scatter of twice the noise, Q = 6 < 7.81: not told from noise
+    assert ts.between_bin_variance(np.sqrt(0.02) * t / t.std(ddof=1), variances) == 0
+    # no true spread: positive in 5% of draws only
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0, 0.1, (1000, 8))
+    positive = [ts.between_bin_variance(t, np.full(8, 0.01)) > 0 for t in draws]
+    assert np.mean(positive) == pytest.approx(ts.HETEROGENEITY_LEVEL, abs=0.02)
     # bins with infinite variance do not count, and two bins are too few
     assert ts.between_bin_variance(t, np.r_[0.01, 0.01, np.inf, np.inf]) == 0.0
     assert ts.between_bin_variance(t, np.r_[0.01, 0.01, 0.01, np.inf]) > 0.0
