@@ -107,9 +107,15 @@ class AdaptiveTemperatureScaling(BaseEstimator):
        with :math:`L_b` the part of :math:`L` from the bin's samples;
     5. with ``shrinkage=True``, the spread :math:`\tau^2` of the true
        log-temperatures around :math:`t_g` is estimated from the
-       :math:`(\hat t_b, v_b)` by DerSimonian and Laird's random-effects
-       method, and each bin gets its most probable log-temperature under the
-       prior :math:`\mathcal{N}(t_g, \tau^2)`:
+       :math:`(\hat t_b, v_b)` by a conservative form of DerSimonian and
+       Laird's random-effects method: with weights :math:`w_b = 1/v_b`,
+       Cochran's :math:`Q = \sum_b w_b (\hat t_b - \bar t)^2` and
+       :math:`C = \sum_b w_b - \sum_b w_b^2 / \sum_b w_b`,
+       :math:`\tau^2 = \max(0, (Q - q_{0.95}) / C)`, where :math:`q_{0.95}`
+       is the 95th percentile of :math:`\chi^2_{B-1}` (DerSimonian and Laird
+       subtract its mean, :math:`B - 1`, and find a spread in about 40% of
+       data sets that have none). Each bin then gets its most probable
+       log-temperature under the prior :math:`\mathcal{N}(t_g, \tau^2)`:
 
        .. math::
 
@@ -117,11 +123,13 @@ class AdaptiveTemperatureScaling(BaseEstimator):
            \hat p(z) = \mathrm{softmax}\left(z / e^{t_{b(z)}}\right),
 
        where :math:`b(z)` is the bin of :math:`c(z)`. When the bins differ
-       no more than their noise explains, :math:`\tau^2 = 0`, every
-       :math:`t_b = t_g` and ATS is temperature scaling.
+       no more than their noise explains (in 95% of the data sets where
+       they do not differ), :math:`\tau^2 = 0`, every :math:`t_b = t_g` and
+       ATS is temperature scaling.
 
     A bin whose loss is almost flat (:math:`L_b'' < 1`, as when all its
-    samples are right, or all wrong) does not enter :math:`\tau^2`, and
+    samples are right, or all wrong) or whose minimiser lies on an edge of
+    the search does not enter :math:`\tau^2`, and
     :math:`\tau^2` is only estimated from three or more such informative
     bins (two cannot tell a spread from noise): on small sets ATS is
     therefore temperature scaling, and it moves away from it only as far as
@@ -133,8 +141,9 @@ class AdaptiveTemperatureScaling(BaseEstimator):
       keeps falling as :math:`T \to 0`, toward a temperature that would
       make any future error cost without bound: ATS keeps :math:`T = 1`;
     - every :math:`t` comes from a bounded Brent search (no gradients) on
-      :math:`\log s \pm 10`, where :math:`s` is the median over samples of
-      :math:`\max_k z_k - \mathrm{mean}_k z_k`, so that logits on any scale
+      :math:`\log s \pm 10`, where :math:`s` is the (weighted) median over
+      samples of :math:`\max_k z_k - \mathrm{mean}_k z_k`, so that logits on
+      any scale
       find their temperature; a temperature that ends on an edge of this
       interval is reported;
     - a global temperature whose standard error on :math:`\log T` (from the
@@ -561,13 +570,26 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     With ``ensemble=True``, each ``cv`` split fits a clone of ``estimator``
     on its training part and a calibrator on its test part, and
     :meth:`predict_proba` averages the pairs. With ``ensemble=False``, the
-    calibrator is fitted on cross-validated scores
-    (:func:`~sklearn.model_selection.cross_val_predict`) and the estimator
-    is refitted on all the data. A pre-fitted estimator wrapped in
+    calibrator is fitted on the out-of-fold scores of the splits and the
+    estimator is refitted on all the data. A pre-fitted estimator wrapped in
     :class:`~sklearn.frozen.FrozenEstimator` (``ensemble="auto"`` then means
     ``False``) is calibrated on all of ``X``, without cross-validation, as
     its cross-validated scores would be the same; ``predict`` then equals
     the estimator's own argmax.
+
+    Score columns are matched to labels through each fitted estimator's
+    ``classes_``, in whatever order it lists them; ``classes_`` here is
+    sorted. A fold whose estimator did not see some class (its training
+    part lacked it) gives that class probability 0, as in
+    ``CalibratedClassifierCV``, and its calibrator leaves out the samples of
+    that class, to which temperature scaling cannot give a probability; with
+    ``ensemble=False``, the out-of-fold scores of such folds (of another
+    shape) are left out of the calibration.
+
+    As in ``CalibratedClassifierCV``, ``LeaveOneOut`` is refused, and so is a
+    ``cv`` with more folds than the smallest class has samples; with
+    ``ensemble=True``, so is any ``cv`` whose test folds hold a single
+    sample (each would be a whole calibration set).
 
     Parameters
     ----------
@@ -576,8 +598,8 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``None`` means ``LogisticRegression()``, whose scores are logits
         (scikit-learn's default, ``LinearSVC``, gives margins instead).
     n_bins : int, default=15
-        Number of confidence bins asked for; ``1`` is ordinary temperature
-        scaling.
+        Number of confidence bins asked for; ``1`` is temperature scaling
+        (with the pseudo-sample of :class:`AdaptiveTemperatureScaling`).
     strategy : {"quantile", "uniform"}, default="quantile"
         Equal-mass or equal-width confidence bins.
     cv : int, cross-validation generator, iterable or None, default=None
@@ -592,12 +614,15 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         fewer than ``n_bins`` bins result).
     shrinkage : bool, default=True
         Pool the bins' log-temperatures toward the global one, as much as
-        their spread and noise call for (empirical Bayes).
+        their spread beyond noise calls for (empirical Bayes); on fewer than
+        three informative bins, or bins that differ no more than noise
+        explains, ATS is temperature scaling.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels (those of the estimator).
+        The sorted class labels: those of ``y``, or of the estimator when it
+        is frozen.
     calibrated_classifiers_ : list
         Fitted pairs (one per fold when ensembling, else one), each with an
         ``estimator``, a one-item list ``calibrators`` holding a fitted
@@ -615,9 +640,12 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    Unlike ``CalibratedClassifierCV``, the estimator must score every label
-    of ``y`` (temperature scaling cannot add a class): labels it was not
-    fitted on raise a ``ValueError``, as do NaN or infinite scores.
+    Unlike ``CalibratedClassifierCV``, a frozen estimator must score every
+    label of ``y`` (temperature scaling cannot add a class): labels it was
+    not fitted on raise a ``ValueError``, as do NaN or infinite scores.
+    The degenerate calibration sets of :class:`AdaptiveTemperatureScaling`
+    (every sample right, scores no better than chance, a handful of samples)
+    warn the same way here, once per fitted calibrator.
 
     Examples
     --------
