@@ -53,7 +53,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _env import describe_run, markdown_header
 from scipy.stats import ttest_rel
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV, _TemperatureScaling
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
@@ -64,7 +63,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sklearn_gce import ATSCalibrator
-from sklearn_gce._testing import make_tempered_logits
+from sklearn_gce._testing import LogitModel, make_tempered_logits
 from sklearn_gce.datasets import load_dataset
 from sklearn_gce.metrics import expected_calibration_error
 
@@ -73,20 +72,6 @@ SIZES = (20, 50, 100, 300)
 ALL_CORRECT_SIZES = (20, 100)
 CLAIM_CASES = ("mnist1d", "digits", "constant")
 METHODS = ("uncalibrated", "ts", "ats")
-
-
-class LogitModel(ClassifierMixin, BaseEstimator):
-    """A 'model' whose decision function is its input: the logits themselves."""
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def decision_function(self, X):
-        return np.asarray(X)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(X, axis=1)]
 
 
 def _network_case(name, n_train):

@@ -26,7 +26,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
-from sklearn_gce._testing import make_tempered_logits
+from sklearn_gce._testing import LogitModel, make_tempered_logits
 from sklearn_gce.calibration import AdaptiveTemperatureScaling, ATSCalibrator
 from sklearn_gce.metrics import expected_calibration_error
 
@@ -309,9 +309,9 @@ def test_extreme_logits_find_their_temperature():
     # logits of 1e5 need T of about 1e5; scikit-learn stops at e^10 = 2.2e4
     logits, y = make_tempered_logits(4000, 5, 2.3, random_state=0)
     cal, test = slice(0, 2000), slice(2000, None)
-    model = FrozenEstimator(_LogitModel().fit(logits[cal], y[cal]))
+    model = FrozenEstimator(LogitModel().fit(logits[cal], y[cal]))
     expected = ATSCalibrator(model, n_bins=1).fit(logits[cal], y[cal])
-    huge = FrozenEstimator(_LogitModel().fit(1e5 * logits[cal], y[cal]))
+    huge = FrozenEstimator(LogitModel().fit(1e5 * logits[cal], y[cal]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing to warn about
         ats = ATSCalibrator(huge, n_bins=1).fit(1e5 * logits[cal], y[cal])
@@ -714,27 +714,13 @@ def test_with_the_project_gce_classifier():
 # --- evidence: ATS earns its place --------------------------------------------
 
 
-class _LogitModel(ClassifierMixin, BaseEstimator):
-    """A 'model' whose decision function is its input: the logits themselves."""
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        return self
-
-    def decision_function(self, X):
-        return np.asarray(X)
-
-    def predict(self, X):
-        return self.classes_[np.argmax(X, axis=1)]
-
-
 def _held_out_errors(temperature, n_classes=10, random_state=0):
     """Held-out ECE and log loss of ATS and of temperature scaling."""
     logits, y = make_tempered_logits(
         30000, n_classes, temperature, random_state=random_state
     )
     cal, test = slice(0, 10000), slice(10000, None)
-    model = FrozenEstimator(_LogitModel().fit(logits[cal], y[cal]))
+    model = FrozenEstimator(LogitModel().fit(logits[cal], y[cal]))
     ats = ATSCalibrator(model).fit(logits[cal], y[cal])
     ts = CalibratedClassifierCV(model, method="temperature").fit(logits[cal], y[cal])
     errors = {}
