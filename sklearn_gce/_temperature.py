@@ -150,12 +150,14 @@ def search_interval(spread, sample_weight=None):
     if sample_weight is not None:
         keep &= sample_weight > 0
     scale = 1.0
-    if keep.any():
-        order = np.argsort(spread[keep], kind="stable")
-        weight = None if sample_weight is None else sample_weight[keep][order]
-        cumulative = np.arange(1, order.size + 1) if weight is None else weight.cumsum()
-        middle = np.searchsorted(cumulative, cumulative[-1] / 2)
-        scale = float(spread[keep][order[middle]])
+    values = spread[keep]
+    if values.size and sample_weight is None:
+        middle = (values.size - 1) // 2
+        scale = float(np.partition(values, middle)[middle])
+    elif values.size:
+        order = np.argsort(values, kind="stable")
+        cumulative = sample_weight[keep][order].cumsum()
+        scale = float(values[order[np.searchsorted(cumulative, cumulative[-1] / 2)]])
     centre = np.log(min(scale, np.finfo(np.float64).max))
     # and T itself must stay a finite, normal float64
     return (
@@ -498,8 +500,9 @@ def _fit_global(logits, top, gap, sample_weight, bounds):
 
     On many rows, a first fit on about ``_PILOT_ROWS`` evenly spaced rows
     brackets the search, which then needs fewer passes over all the rows;
-    the variance then comes from the pilot's, scaled by the weight ratio
-    (it only serves to warn about a poorly determined temperature).
+    the variance then comes from the pilot's, at its own minimiser, scaled
+    by the weight ratio (it only serves to warn about a poorly determined
+    temperature).
     """
     n_samples = logits.shape[0]
     stride = n_samples // _PILOT_ROWS
@@ -509,17 +512,16 @@ def _fit_global(logits, top, gap, sample_weight, bounds):
         return t, _variance(full, t, value)
     pilot_rows = np.arange(0, n_samples, stride)
     pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
-    around = fit_log_temperature(pilot, bounds)[0]
-    del pilot  # its cache, before the next one is built
-    full = TemperedNLL(logits, top, gap, sample_weight)
-    t, _ = fit_log_temperature(full, bounds, around=around, half_width=_PILOT_BRACKET)
-    del full
-    pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
+    around, value = fit_log_temperature(pilot, bounds)
     if sample_weight is None:
         share = len(pilot_rows) / n_samples
     else:
         share = sample_weight[pilot_rows].sum() / sample_weight.sum()
-    return t, _variance(pilot, t, pilot(t)) * share
+    variance = _variance(pilot, around, value) * share
+    del pilot  # its cache, before the next one is built
+    full = TemperedNLL(logits, top, gap, sample_weight)
+    t, _ = fit_log_temperature(full, bounds, around=around, half_width=_PILOT_BRACKET)
+    return t, variance
 
 
 def _variance(nll, t, value):
