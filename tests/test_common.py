@@ -7,9 +7,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_gce import AdaptiveTemperatureScaling, ATSCalibrator, GCEClassifier
 
-# Checks that truly cannot pass, with the reason. Empty: every check passes.
+# Checks that truly cannot pass, with the reason.
 # AdaptiveTemperatureScaling calibrates logits, one column per class: these
-# checks fit it on make_blobs' 2 features with 3 classes, which no logits are.
+# checks fit it on make_blobs(n_samples=21): 2 features, 3 classes.
 _LOGITS_NEED_A_COLUMN_PER_CLASS = (
     "fits 2-column X with 3 classes: calibrating logits needs one column per class"
 )
