@@ -10,13 +10,27 @@ Arrays of shape (n_samples, n_classes) can be large (1e6 x 100 float64 is
 one reused buffer instead of materialising full-size temporaries.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.special import chdtri
 
-# Same search interval as scikit-learn's temperature scaling (there on log 1/T).
-LOG_TEMPERATURE_BOUNDS = (-10.0, 10.0)
+# The search for t = log T spans this much on either side of log(scale), where
+# scale is the logits' typical spread (see search_interval): scikit-learn's
+# temperature scaling searches [-10, 10] whatever the scale.
+LOG_TEMPERATURE_HALF_WIDTH = 10.0
+# Weight of the pseudo-sample drawn from the model's own probabilities, which
+# pulls every temperature toward T = 1 (see fit_adaptive_temperatures).
+PRIOR_SAMPLES = 1.0
+# Fewer bins with an informative loss than this: the spread of the true
+# temperatures is not estimated (DerSimonian-Laird needs at least three).
+MIN_INFORMATIVE_BINS = 3
+# The spread between bins counts only beyond what noise alone exceeds with
+# this probability (see between_bin_variance).
+HETEROGENEITY_LEVEL = 0.05
 _XATOL = 1e-6
-# Step in log T for the finite-difference curvature of a bin's loss.
+# Step in log T for the finite-difference curvature of a loss.
 _CURVATURE_STEP = 1e-2
 # Half-width, in log T, of the first (narrow) search around a good guess:
 # a bin's temperature, around the global one; the global one, around a pilot's.
@@ -64,6 +78,32 @@ def _sum_exp(shifted, scratch):
     return scratch.sum(axis=1)
 
 
+class LogitStatistics(NamedTuple):
+    """Per-sample quantities that the fit needs (all float64, one per row).
+
+    Attributes
+    ----------
+    top : ndarray
+        Largest logit ``m`` of each row.
+    gap : ndarray
+        ``m - z_y``: 0 when the top label is correct, else > 0.
+    confidence : ndarray
+        Uncalibrated top-label confidence ``max softmax(z)``, in
+        ``[1/n_classes, 1]``.
+    model_gap : ndarray
+        ``sum_k p_k (m - z_k)`` with ``p = softmax(z)``: the gap expected
+        when the label is drawn from the model's own probabilities.
+    spread : ndarray
+        ``m - mean_k z_k``: how far apart the row's logits are (>= 0).
+    """
+
+    top: np.ndarray
+    gap: np.ndarray
+    confidence: np.ndarray
+    model_gap: np.ndarray
+    spread: np.ndarray
+
+
 def logit_statistics(logits, y):
     """Per-sample quantities that the fit needs, in one pass over the logits.
 
@@ -76,25 +116,54 @@ def logit_statistics(logits, y):
 
     Returns
     -------
-    top : ndarray of shape (n_samples,)
-        Largest logit of each row (float64).
-    gap : ndarray of shape (n_samples,)
-        ``top - logits[i, y[i]]``: 0 when the top label is correct, else > 0.
-    confidence : ndarray of shape (n_samples,)
-        Uncalibrated top-label confidence ``max softmax(logits)``, in
-        ``[1/n_classes, 1]``.
+    statistics : LogitStatistics
     """
     n_samples, n_classes = logits.shape
     top = logits.max(axis=1).astype(np.float64)
-    gap = np.empty(n_samples)
-    confidence = np.empty(n_samples)
+    gap, confidence, model_gap, spread = np.empty((4, n_samples))
     buffer = np.empty((min(n_samples, _CHUNK_BYTES // 8 // n_classes + 1), n_classes))
     scratch = np.empty_like(buffer)
     for block in _row_blocks(None, n_samples, n_classes):
         shifted = _shifted(logits, block, top, buffer)
         gap[block] = -shifted[np.arange(shifted.shape[0]), y[block]]
-        confidence[block] = 1.0 / _sum_exp(shifted, scratch)
-    return top, gap, confidence
+        spread[block] = -shifted.mean(axis=1)
+        exp = scratch[: shifted.shape[0]]
+        np.exp(shifted, out=exp)
+        total = exp.sum(axis=1)
+        confidence[block] = 1.0 / total
+        # a gap that overflowed to -inf has probability 0: leave it out
+        np.multiply(exp, shifted, out=exp, where=exp > 0)
+        model_gap[block] = -exp.sum(axis=1) / total
+    return LogitStatistics(top, gap, confidence, model_gap, spread)
+
+
+def search_interval(spread, sample_weight=None):
+    """Bounds on ``t = log T``: ``log(scale) +/- LOG_TEMPERATURE_HALF_WIDTH``.
+
+    ``scale`` is the (weighted, lower) median of the rows' positive spreads
+    (1 when every row is constant), so that logits on any scale (1e-3 or
+    1e5) find their temperature: multiplying every logit by ``c`` multiplies
+    the fitted temperature by ``c`` and moves the interval by ``log c``
+    (within the range of float64). An integer weight acts as repetition.
+    """
+    keep = spread > 0
+    if sample_weight is not None:
+        keep &= sample_weight > 0
+    scale = 1.0
+    values = spread[keep]
+    if values.size and sample_weight is None:
+        middle = (values.size - 1) // 2
+        scale = float(np.partition(values, middle)[middle])
+    elif values.size:
+        order = np.argsort(values, kind="stable")
+        cumulative = sample_weight[keep][order].cumsum()
+        scale = float(values[order[np.searchsorted(cumulative, cumulative[-1] / 2)]])
+    centre = np.log(min(scale, np.finfo(np.float64).max))
+    # and T itself must stay a finite, normal float64
+    return (
+        max(centre - LOG_TEMPERATURE_HALF_WIDTH, np.log(np.finfo(np.float64).tiny)),
+        min(centre + LOG_TEMPERATURE_HALF_WIDTH, np.log(np.finfo(np.float64).max)),
+    )
 
 
 def bin_confidences(confidence, inner_edges):
@@ -233,8 +302,8 @@ class TemperedNLL:
         return float(total)
 
 
-def fit_log_temperature(objective, around=None, half_width=_BRACKET):
-    """Minimise ``objective(t)`` over ``t = log T`` in ``LOG_TEMPERATURE_BOUNDS``.
+def fit_log_temperature(objective, bounds, around=None, half_width=_BRACKET):
+    """Minimise ``objective(t)`` over ``t = log T`` in ``bounds``.
 
     A bounded Brent search (:func:`scipy.optimize.minimize_scalar`), so no
     gradient is needed, and every temperature is finite and positive. With
@@ -242,22 +311,31 @@ def fit_log_temperature(objective, around=None, half_width=_BRACKET):
     takes fewer loss evaluations, and reruns on the full interval if its
     minimiser ends on an edge of the narrow one.
 
+    Parameters
+    ----------
+    objective : callable
+    bounds : tuple of float
+        ``(low, high)``, for example from :func:`search_interval`.
+    around : float, default=None
+    half_width : float, default=1.0
+
     Returns
     -------
     log_temperature : float
     value : float
         The objective at the minimiser.
     """
-    low, high = LOG_TEMPERATURE_BOUNDS
+    low, high = bounds
     if around is not None:
         narrow = (max(low, around - half_width), min(high, around + half_width))
         t, value = _bounded_minimum(objective, narrow)
-        on_edge = (t - narrow[0] < _EDGE and narrow[0] > low) or (
-            narrow[1] - t < _EDGE and narrow[1] < high
-        )
-        if not on_edge:
+        if not (_on_edge(t, narrow) and not _on_edge(t, bounds)):
             return t, value
-    return _bounded_minimum(objective, LOG_TEMPERATURE_BOUNDS)
+    return _bounded_minimum(objective, bounds)
+
+
+def _on_edge(t, bounds):
+    return t - bounds[0] < _EDGE or bounds[1] - t < _EDGE
 
 
 def _bounded_minimum(objective, bounds):
@@ -265,6 +343,36 @@ def _bounded_minimum(objective, bounds):
         objective, bounds=bounds, method="bounded", options={"xatol": _XATOL}
     )
     return float(result.x), float(result.fun)
+
+
+class AdaptiveFit(NamedTuple):
+    """What :func:`fit_adaptive_temperatures` found.
+
+    Attributes
+    ----------
+    inner_edges : ndarray of shape (n_bins_ - 1,)
+        Bin edges on the confidence, for :func:`bin_confidences`.
+    temperatures : ndarray of shape (n_bins_,)
+        One temperature per bin formed; finite and positive.
+    global_temperature : float
+        The temperature of one-bin temperature scaling on the same data.
+    log_temperature_se : float
+        Standard error of the global ``log T`` (from the loss's curvature);
+        ``inf`` when the loss is flat, ``nan`` when no fit was made.
+    degenerate : {None, "all_correct", "at_bound"}
+        ``"all_correct"``: no sample is misclassified, so the log-loss
+        keeps falling as ``T -> 0`` and every temperature was set to 1.
+        ``"at_bound"``: a temperature ended on an edge of ``bounds``.
+    bounds : tuple of float
+        The search interval on ``log T``.
+    """
+
+    inner_edges: np.ndarray
+    temperatures: np.ndarray
+    global_temperature: float
+    log_temperature_se: float
+    degenerate: str | None
+    bounds: tuple
 
 
 def fit_adaptive_temperatures(
@@ -276,8 +384,18 @@ def fit_adaptive_temperatures(
     min_samples_per_bin=1,
     shrinkage=True,
     sample_weight=None,
+    prior_samples=PRIOR_SAMPLES,
 ):
     """Fit one temperature per confidence bin, pooled toward the global one.
+
+    The loss is the log-loss of the samples plus that of ``prior_samples``
+    pseudo-samples, spread over the rows, whose labels are drawn from the
+    model's own probabilities ``softmax(z)``: that pseudo-loss is lowest at
+    ``T = 1``, so it keeps the fit finite and cautious on a handful of
+    samples, and its pull fades as ``prior_samples / n``. With weights
+    ``w`` (total ``W``) and ``eps = prior_samples / (W + prior_samples)``,
+    each sample's gap ``m - z_y`` is replaced by
+    ``(1 - eps) (m - z_y) + eps sum_k p_k (m - z_k)``.
 
     Parameters
     ----------
@@ -298,51 +416,62 @@ def fit_adaptive_temperatures(
         bin keeps its own, except bins with a nearly flat loss, which get the
         global one.
     sample_weight : ndarray of shape (n_samples,), default=None
+    prior_samples : float, default=1.0
+        Weight of the pseudo-samples; 0 gives the maximum-likelihood fit
+        (scikit-learn's temperature scaling with one bin).
 
     Returns
     -------
-    inner_edges : ndarray of shape (n_bins_ - 1,)
-        Bin edges on the confidence, for :func:`bin_confidences`.
-    temperatures : ndarray of shape (n_bins_,)
-        One temperature per bin formed; ``n_bins_ <= n_bins``.
-    global_temperature : float
-        The temperature of ordinary (one-bin) temperature scaling.
+    fit : AdaptiveFit
     """
-    top, gap, confidence = logit_statistics(logits, y)
-    t_global = _fit_global(logits, top, gap, sample_weight)
+    stats = logit_statistics(logits, y)
+    weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    bounds = search_interval(stats.spread, sample_weight)
+    if not np.any(stats.gap[weight > 0] > 0):
+        return AdaptiveFit(np.empty(0), np.ones(1), 1.0, np.nan, "all_correct", bounds)
+    eps = prior_samples / (weight.sum() + prior_samples)
+    gap = (1.0 - eps) * stats.gap + eps * stats.model_gap
+
+    def loss(rows=None):
+        return TemperedNLL(logits, stats.top, gap, sample_weight, rows)
+
+    t_global, t_variance = _fit_global(logits, stats.top, gap, sample_weight, bounds)
     edges = confidence_edges(
-        confidence,
+        stats.confidence,
         n_bins,
         n_classes=logits.shape[1],
         strategy=strategy,
         min_weight=min_samples_per_bin,
         sample_weight=sample_weight,
     )
-    if len(edges) == 0:
-        return edges, np.array([np.exp(t_global)]), float(np.exp(t_global))
-
-    bins = bin_confidences(confidence, edges)
-    order = np.argsort(bins, kind="stable")
-    splits = np.cumsum(np.bincount(bins, minlength=len(edges) + 1))[:-1]
-    bin_rows = np.split(order, splits)
-
-    def bin_loss(rows):
-        return TemperedNLL(logits, top, gap, sample_weight, rows)
-
-    own = np.array([_fit_bin(bin_loss(rows), t_global) for rows in bin_rows])
-    t_own, variances = own[:, 0], own[:, 1]
-    if not shrinkage:
-        t_bins = np.where(np.isfinite(variances), t_own, t_global)
-    elif (tau2 := between_bin_variance(t_own, variances)) == 0.0:
-        t_bins = np.full(len(bin_rows), t_global)
-    else:
-        t_bins = np.array(
-            [
-                _fit_bin_map(bin_loss(rows), t_global, tau2, t)
-                for rows, t in zip(bin_rows, t_own)
-            ]
-        )
-    return edges, np.exp(t_bins), float(np.exp(t_global))
+    t_bins = np.array([t_global])
+    if len(edges):
+        bins = bin_confidences(stats.confidence, edges)
+        order = np.argsort(bins, kind="stable")
+        splits = np.cumsum(np.bincount(bins, minlength=len(edges) + 1))[:-1]
+        bin_rows = np.split(order, splits)
+        own = np.array([_fit_bin(loss(rows), t_global, bounds) for rows in bin_rows])
+        t_own, variances = own[:, 0], own[:, 1]
+        if not shrinkage:
+            t_bins = np.where(np.isfinite(variances), t_own, t_global)
+        elif (tau2 := between_bin_variance(t_own, variances)) == 0.0:
+            t_bins = np.full(len(bin_rows), t_global)
+        else:
+            t_bins = np.array(
+                [
+                    _fit_bin_map(loss(rows), t_global, tau2, t)
+                    for rows, t in zip(bin_rows, t_own)
+                ]
+            )
+    at_bound = any(_on_edge(t, bounds) for t in t_bins)
+    return AdaptiveFit(
+        edges,
+        np.exp(t_bins),
+        float(np.exp(t_global)),
+        float(np.sqrt(t_variance)),
+        "at_bound" if at_bound else None,
+        bounds,
+    )
 
 
 def confidence_edges(
@@ -366,59 +495,84 @@ def confidence_edges(
     return merge_small_bins(edges, weight, min_weight)
 
 
-def _fit_global(logits, top, gap, sample_weight):
-    """Global log-temperature on all rows.
+def _fit_global(logits, top, gap, sample_weight, bounds):
+    """Global log-temperature on all rows, and its variance.
 
     On many rows, a first fit on about ``_PILOT_ROWS`` evenly spaced rows
-    brackets the search, which then needs fewer passes over all the rows.
+    brackets the search, which then needs fewer passes over all the rows;
+    the variance then comes from the pilot's, at its own minimiser, scaled
+    by the weight ratio (it only serves to warn about a poorly determined
+    temperature).
     """
     n_samples = logits.shape[0]
     stride = n_samples // _PILOT_ROWS
     if stride < 2:
-        return fit_log_temperature(TemperedNLL(logits, top, gap, sample_weight))[0]
+        full = TemperedNLL(logits, top, gap, sample_weight)
+        t, value = fit_log_temperature(full, bounds)
+        return t, _variance(full, t, value)
     pilot_rows = np.arange(0, n_samples, stride)
     pilot = TemperedNLL(logits, top, gap, sample_weight, rows=pilot_rows)
-    around = fit_log_temperature(pilot)[0]
+    around, value = fit_log_temperature(pilot, bounds)
+    if sample_weight is None:
+        share = len(pilot_rows) / n_samples
+    else:
+        share = sample_weight[pilot_rows].sum() / sample_weight.sum()
+    variance = _variance(pilot, around, value) * share
     del pilot  # its cache, before the next one is built
     full = TemperedNLL(logits, top, gap, sample_weight)
-    return fit_log_temperature(full, around=around, half_width=_PILOT_BRACKET)[0]
+    t, _ = fit_log_temperature(full, bounds, around=around, half_width=_PILOT_BRACKET)
+    return t, variance
 
 
-def _fit_bin(nll, t_global):
+def _variance(nll, t, value):
+    """Inverse curvature of ``nll`` at its minimiser ``t`` (inf if flat)."""
+    h = _CURVATURE_STEP
+    curvature = (nll(t + h) - 2.0 * value + nll(t - h)) / h**2
+    return 1.0 / curvature if curvature > 0 else np.inf
+
+
+def _fit_bin(nll, t_global, bounds):
     """A bin's own log-temperature and its variance (inverse curvature).
 
     The variance is infinite when the bin's loss is almost flat (curvature
     below 1, a standard error above 1 in log T), as when every sample in it
-    is right, or every one wrong: such a bin cannot say which temperature
-    it needs.
+    is right, or every one wrong, or when its minimiser lies on an edge of
+    the search: such a bin cannot say which temperature it needs.
     """
-    t, value = fit_log_temperature(nll, around=t_global)
-    h = _CURVATURE_STEP
-    curvature = (nll(t + h) - 2.0 * value + nll(t - h)) / h**2
-    return t, 1.0 / curvature if curvature > 1.0 else np.inf
+    t, value = fit_log_temperature(nll, bounds, around=t_global)
+    variance = _variance(nll, t, value)
+    if variance >= 1.0 or _on_edge(t, bounds):
+        variance = np.inf
+    return t, variance
 
 
 def between_bin_variance(t_bins, variances):
-    """DerSimonian and Laird's estimate of the spread of true log-temperatures.
+    """Spread of the true log-temperatures between bins, conservatively.
 
     Each bin's own estimate ``t_bins[b]`` has variance ``variances[b]``
-    (infinite for bins that do not enter the estimate). The method of
-    moments compares the scatter of the estimates with what their variances
-    alone would give; 0 means the bins differ no more than their noise
-    explains.
+    (infinite for bins that do not enter the estimate). As in DerSimonian
+    and Laird's method of moments, Cochran's ``Q`` (the weighted scatter of
+    the estimates) is compared with what their variances alone would give,
+    but with the ``1 - HETEROGENEITY_LEVEL`` quantile of its chi-squared law
+    in place of its mean: ``tau2 = max(0, (Q - q) / C)``. When the bins
+    differ no more than noise explains, ``tau2`` is therefore 0 in 95% of
+    fits (DerSimonian and Laird's is positive in about 40%), and it grows
+    continuously with ``Q`` beyond that.
 
     Returns
     -------
     tau2 : float
-        >= 0; 0 with fewer than two informative bins.
+        >= 0; 0 with fewer than ``MIN_INFORMATIVE_BINS`` informative bins,
+        too few for a spread to be told from noise.
     """
     informative = np.isfinite(variances)
-    if informative.sum() < 2:
+    if informative.sum() < MIN_INFORMATIVE_BINS:
         return 0.0
     w, t = 1.0 / variances[informative], t_bins[informative]
     centre = w @ t / w.sum()
     q = w @ (t - centre) ** 2
-    return float(max(0.0, (q - (len(t) - 1)) / (w.sum() - (w @ w) / w.sum())))
+    noise = chdtri(len(t) - 1, HETEROGENEITY_LEVEL)
+    return float(max(0.0, (q - noise) / (w.sum() - (w @ w) / w.sum())))
 
 
 def _fit_bin_map(nll, t_global, tau2, t_own):

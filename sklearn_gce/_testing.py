@@ -2,6 +2,7 @@
 
 import numpy as np
 from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 
 
@@ -41,3 +42,22 @@ def make_tempered_logits(
     cumulative[:, -1] = 1.0  # rounding must not leave a draw above every class
     y = (rng.uniform(size=(n_samples, 1)) < cumulative).argmax(axis=1)
     return logits, y
+
+
+class LogitModel(ClassifierMixin, BaseEstimator):
+    """A 'model' whose decision function is its input: the logits themselves.
+
+    Wrapped in ``FrozenEstimator``, it lets ``ATSCalibrator`` and
+    ``CalibratedClassifierCV`` calibrate logits made by
+    :func:`make_tempered_logits`.
+    """
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(X, axis=1)]

@@ -21,8 +21,7 @@ from sklearn.base import (
 )
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import check_cv, cross_val_predict
-from sklearn.preprocessing import LabelEncoder
+from sklearn.model_selection import LeaveOneOut, check_cv
 from sklearn.utils import get_tags, indexable
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -48,10 +47,7 @@ from sklearn_gce._compat import (
     _num_samples,
     _safe_indexing,
 )
-from sklearn_gce._temperature import (
-    fit_adaptive_temperatures,
-    tempered_softmax,
-)
+from sklearn_gce._temperature import fit_adaptive_temperatures, tempered_softmax
 
 __all__ = ["ATSCalibrator", "AdaptiveTemperatureScaling"]
 
@@ -80,27 +76,46 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     With logits :math:`z \in \mathbb{R}^K`, confidence
     :math:`c(z) = \max_k \mathrm{softmax}(z)_k`, per-sample loss
     :math:`\ell_i(t) = -\log \mathrm{softmax}(z_i e^{-t})_{y_i}` and sample
-    weights :math:`w_i`:
+    weights :math:`w_i` (total :math:`W`):
 
-    1. the global log-temperature is
-       :math:`t_g = \arg\min_t \sum_i w_i \ell_i(t)`;
-    2. bin edges :math:`e_b` are weighted quantiles of the calibration
-       confidences (``strategy="quantile"``) or equally spaced on
-       :math:`[1/K, 1]` (``"uniform"``); bin :math:`b` holds the confidences
-       in :math:`[e_b, e_{b+1})` (the convention of :mod:`sklearn_gce.metrics`);
-    3. each bin's own log-temperature and its variance are
+    1. the loss of a set of samples is their log-loss plus that of one
+       pseudo-sample whose label is drawn from the model's own
+       probabilities :math:`p_i = \mathrm{softmax}(z_i)`, spread over the
+       rows:
 
        .. math::
 
-           \hat t_b = \arg\min_t L_b(t), \quad
-           L_b(t) = \sum_{i:\, c(z_i) \in [e_b, e_{b+1})} w_i \ell_i(t), \quad
-           v_b = 1 / L_b''(\hat t_b);
+           L(t) = \sum_i w_i \left[\ell_i(t) + \frac{1}{W}
+           \sum_k p_{ik} \ell_{ik}(t)\right],
 
-    4. with ``shrinkage=True``, the spread :math:`\tau^2` of the true
+       where :math:`\ell_{ik}` is the loss had the label been :math:`k`.
+       The pseudo-sample's loss is lowest at :math:`T = 1` (the scores as
+       they are), so on a handful of samples it keeps the temperature
+       moderate, and its pull fades as :math:`1/W`;
+    2. the global log-temperature is :math:`t_g = \arg\min_t L(t)`;
+    3. bin edges :math:`e_b` are weighted quantiles of the calibration
+       confidences (``strategy="quantile"``) or equally spaced on
+       :math:`[1/K, 1]` (``"uniform"``); bin :math:`b` holds the confidences
+       in :math:`[e_b, e_{b+1})` (the convention of :mod:`sklearn_gce.metrics`);
+       bins lighter than ``min_samples_per_bin`` are merged into a neighbour;
+    4. each bin's own log-temperature and its variance are
+
+       .. math::
+
+           \hat t_b = \arg\min_t L_b(t), \qquad v_b = 1 / L_b''(\hat t_b),
+
+       with :math:`L_b` the part of :math:`L` from the bin's samples;
+    5. with ``shrinkage=True``, the spread :math:`\tau^2` of the true
        log-temperatures around :math:`t_g` is estimated from the
-       :math:`(\hat t_b, v_b)` by DerSimonian and Laird's random-effects
-       method, and each bin gets its most probable log-temperature under the
-       prior :math:`\mathcal{N}(t_g, \tau^2)`:
+       :math:`(\hat t_b, v_b)` by a conservative form of DerSimonian and
+       Laird's random-effects method: with weights :math:`w_b = 1/v_b`,
+       Cochran's :math:`Q = \sum_b w_b (\hat t_b - \bar t)^2` and
+       :math:`C = \sum_b w_b - \sum_b w_b^2 / \sum_b w_b`,
+       :math:`\tau^2 = \max(0, (Q - q_{0.95}) / C)`, where :math:`q_{0.95}`
+       is the 95th percentile of :math:`\chi^2_{B-1}` (DerSimonian and Laird
+       subtract its mean, :math:`B - 1`, and find a spread in about 40% of
+       data sets that have none). Each bin then gets its most probable
+       log-temperature under the prior :math:`\mathcal{N}(t_g, \tau^2)`:
 
        .. math::
 
@@ -108,17 +123,38 @@ class AdaptiveTemperatureScaling(BaseEstimator):
            \hat p(z) = \mathrm{softmax}\left(z / e^{t_{b(z)}}\right),
 
        where :math:`b(z)` is the bin of :math:`c(z)`. When the bins differ
-       no more than their noise explains, :math:`\tau^2 = 0`, every
-       :math:`t_b = t_g` and ATS is ordinary temperature scaling, so that
-       extra bins cost little on well-specified data.
+       no more than their noise explains (in 95% of the data sets where
+       they do not differ), :math:`\tau^2 = 0`, every :math:`t_b = t_g` and
+       ATS is temperature scaling.
 
-    Every :math:`t` comes from a bounded Brent search on :math:`[-10, 10]`
-    (no gradients), so temperatures are finite and positive. A bin whose
-    loss is almost flat (:math:`L_b'' < 1`, as when all its samples are
-    right, or all wrong) does not enter :math:`\tau^2`; the prior keeps its
-    temperature moderate. Dividing logits by a positive
-    temperature never changes their argmax, so accuracy is unchanged. With
-    ``n_bins=1`` this is ordinary temperature scaling.
+    A bin whose loss is almost flat (:math:`L_b'' < 1`, as when all its
+    samples are right, or all wrong) or whose minimiser lies on an edge of
+    the search does not enter :math:`\tau^2`, and
+    :math:`\tau^2` is only estimated from three or more such informative
+    bins (two cannot tell a spread from noise): on small sets ATS is
+    therefore temperature scaling, and it moves away from it only as far as
+    the data show the bins to differ.
+
+    Guards, each with a ``UserWarning`` that says why:
+
+    - when every calibration sample is classified correctly, :math:`L`
+      keeps falling as :math:`T \to 0`, toward a temperature that would
+      make any future error cost without bound: ATS keeps :math:`T = 1`;
+    - every :math:`t` comes from a bounded Brent search (no gradients) on
+      :math:`\log s \pm 10`, where :math:`s` is the (weighted) median over
+      samples of :math:`\max_k z_k - \mathrm{mean}_k z_k`, so that logits on
+      any scale
+      find their temperature; a temperature that ends on an edge of this
+      interval is reported;
+    - a global temperature whose standard error on :math:`\log T` (from the
+      curvature of :math:`L`) exceeds 0.3 is reported: too few samples, or
+      too few errors among them, to tell it within a factor 1.35.
+
+    Dividing logits by a positive temperature never changes their argmax,
+    so accuracy is unchanged. With ``n_bins=1`` this is temperature scaling
+    with the pseudo-sample: it tends to scikit-learn's
+    ``CalibratedClassifierCV(method="temperature")`` as :math:`W` grows
+    (their probabilities differ by about :math:`10^{-3}` on 1000 samples).
 
     Parameters
     ----------
@@ -132,24 +168,26 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         bins, and any bin holding less weight is merged into its lighter
         neighbour. When fewer bins than ``n_bins`` result (too few samples,
         or too few distinct confidences), a ``UserWarning`` says so and the
-        fit goes on with the bins formed (one bin is ordinary temperature
-        scaling).
+        fit goes on with the bins formed (one bin is temperature scaling).
     shrinkage : bool, default=True
-        Pool the bins' log-temperatures toward the global one (step 4).
+        Pool the bins' log-temperatures toward the global one (step 5).
         ``False`` keeps each bin's own :math:`\hat t_b` (bin-wise temperature
         scaling), except that a bin with an almost flat loss gets
         :math:`t_g`.
 
     Attributes
     ----------
+    classes_ : ndarray of shape (n_classes,)
+        The label of each logit column: ``arange(n_classes)`` when ``y``
+        held column indices, else the sorted distinct labels of ``y``.
     bin_edges_ : ndarray of shape (n_bins_ + 1,)
         Confidence edges, from ``1 / n_classes`` to 1; bin ``b`` holds the
-        confidences in ``(bin_edges_[b], bin_edges_[b + 1]]`` (the first bin
-        also holds anything below).
+        confidences in ``[bin_edges_[b], bin_edges_[b + 1])`` (the first bin
+        also holds anything below, the last one 1 itself).
     temperatures_ : ndarray of shape (n_bins_,)
         Temperature of each bin; finite and positive.
     global_temperature_ : float
-        The temperature of ordinary temperature scaling on the same data.
+        The temperature of (one-bin) temperature scaling on the same data.
     n_bins_ : int
         Number of bins formed (at most ``n_bins``).
     n_features_in_ : int
@@ -159,7 +197,7 @@ class AdaptiveTemperatureScaling(BaseEstimator):
     --------
     ATSCalibrator : The same calibration around a scikit-learn classifier.
     sklearn.calibration.CalibratedClassifierCV : Its ``method="temperature"``
-        is the one-bin case.
+        is the one-bin case without the pseudo-sample.
 
     Notes
     -----
@@ -215,8 +253,10 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         logits : array-like of shape (n_samples, n_classes)
             Uncalibrated, finite logits (or log-probabilities), n_classes >= 2.
         y : array-like of shape (n_samples,)
-            Integer class indices in ``[0, n_classes)``: column ``k`` of
-            ``logits`` belongs to class ``k``.
+            Integer column indices in ``[0, n_classes)``, or labels with
+            exactly ``n_classes`` distinct values, column ``k`` of ``logits``
+            belonging to the ``k``-th label in sorted order (the order of a
+            scikit-learn classifier's ``classes_``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative frequency weights.
 
@@ -225,20 +265,19 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         self : object
             The fitted calibrator.
         """
-        logits, y = validate_data(
-            self, logits, y, dtype=[np.float64, np.float32], y_numeric=True
-        )
+        logits, y = validate_data(self, logits, y, dtype=[np.float64, np.float32])
         n_classes = logits.shape[1]
         if n_classes < 2:
             raise ValueError(
-                f"logits must have at least 2 columns (classes); got {n_classes}."
+                "logits need one column per class, at least 2; got "
+                f"n_features = {n_classes}."
             )
-        y = _check_class_indices(y, n_classes)
+        y, self.classes_ = _encode_columns(y, n_classes)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, logits, dtype=np.float64, ensure_non_negative=True
             )
-        edges, temperatures, global_temperature = fit_adaptive_temperatures(
+        fit = fit_adaptive_temperatures(
             logits,
             y,
             n_bins=self.n_bins,
@@ -247,20 +286,13 @@ class AdaptiveTemperatureScaling(BaseEstimator):
             shrinkage=self.shrinkage,
             sample_weight=sample_weight,
         )
-        if len(temperatures) < self.n_bins:
-            warnings.warn(
-                f"Only {len(temperatures)} of the n_bins={self.n_bins} confidence "
-                "bins could be formed: too few calibration samples (bins need "
-                f"min_samples_per_bin={self.min_samples_per_bin}) or too few "
-                "distinct confidences. Calibrating with "
-                f"{len(temperatures)} bin(s).",
-                UserWarning,
-                stacklevel=3,
-            )
-        self.bin_edges_ = np.concatenate([[1.0 / n_classes], edges, [1.0]])
-        self.temperatures_ = temperatures
-        self.global_temperature_ = global_temperature
-        self.n_bins_ = len(temperatures)
+        n_samples = len(y) if sample_weight is None else sample_weight.sum()
+        for message in _fit_warnings(fit, self, n_samples):
+            warnings.warn(message, UserWarning, stacklevel=3)
+        self.bin_edges_ = np.concatenate([[1.0 / n_classes], fit.inner_edges, [1.0]])
+        self.temperatures_ = fit.temperatures
+        self.global_temperature_ = fit.global_temperature
+        self.n_bins_ = len(fit.temperatures)
         return self
 
     def predict_proba(self, logits):
@@ -274,7 +306,7 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            float64, rows sum to one; never NaN.
+            float64, columns follow ``classes_``, rows sum to one; never NaN.
         """
         check_is_fitted(self)
         logits = validate_data(
@@ -283,7 +315,7 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         return tempered_softmax(logits, self.bin_edges_[1:-1], self.temperatures_)
 
     def predict(self, logits):
-        """Class index of the largest logit (temperature scaling keeps it).
+        """Label of the largest logit (temperature scaling keeps it).
 
         Parameters
         ----------
@@ -292,31 +324,112 @@ class AdaptiveTemperatureScaling(BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
         """
         check_is_fitted(self)
         logits = validate_data(
             self, logits, dtype=[np.float64, np.float32], reset=False
         )
-        return logits.argmax(axis=1)
+        return self.classes_[logits.argmax(axis=1)]
 
 
-def _check_class_indices(y, n_classes):
-    """Return ``y`` as integer indices, or say why it cannot be."""
-    y = column_or_1d(y)
-    as_int = y.astype(np.intp)
-    if not np.array_equal(as_int, y) or as_int.min() < 0 or as_int.max() >= n_classes:
-        raise ValueError(
-            "y must hold integer class indices in [0, n_classes) = "
-            f"[0, {n_classes}), one per logits row."
+# A global temperature known to no better than this (standard error of log T,
+# a factor e^0.3 = 1.35) is reported as poorly determined: typically on fewer
+# than 10 to 20 samples, or on a few more with hardly any error among them.
+_UNCERTAIN_LOG_TEMPERATURE = 0.3
+
+
+def _fit_warnings(fit, calibrator, n_samples):
+    """The messages that a fit's degenerate cases call for."""
+    if fit.degenerate == "all_correct":
+        return [
+            "Every calibration sample is classified correctly, so the log-loss "
+            "keeps falling as the temperature goes to 0 and cannot choose one; "
+            "such a temperature would make any later error cost without bound. "
+            "ATS keeps T = 1 (the scores as they are). Calibrate on more, "
+            "unselected samples."
+        ]
+    messages = []
+    log_t = np.log(fit.temperatures)
+    low, high = fit.bounds
+    if np.any(log_t > high - 1e-5):
+        messages.append(
+            "A temperature reached the upper edge of its search interval (T = "
+            f"{np.exp(high):.3g}, centred on the logits' scale): the calibration "
+            "log-loss keeps falling as T grows, as the scores do no better than "
+            "chance on these samples. Their probabilities are nearly uniform."
         )
-    return as_int
+    if np.any(log_t < low + 1e-5):
+        messages.append(
+            "A temperature reached the lower edge of its search interval (T = "
+            f"{np.exp(low):.3g}, centred on the logits' scale): the calibration "
+            "log-loss keeps falling as T shrinks, as the scores misclassify "
+            "almost no sample, and any later error will cost much."
+        )
+    if not messages and fit.log_temperature_se > _UNCERTAIN_LOG_TEMPERATURE:
+        messages.append(
+            f"The calibration set (total sample weight {n_samples:.4g}) "
+            "determines the temperature poorly: log T = "
+            f"{np.log(fit.global_temperature):.2f} with a standard error of "
+            f"{fit.log_temperature_se:.2f}. ATS pulls it toward T = 1 with the "
+            "weight of one sample; calibrate on more samples for a reliable "
+            "temperature."
+        )
+    n_bins = len(fit.temperatures)
+    if n_bins < calibrator.n_bins:
+        messages.append(
+            f"Only {n_bins} of the n_bins={calibrator.n_bins} confidence bins "
+            "could be formed: too few calibration samples (bins need "
+            f"min_samples_per_bin={calibrator.min_samples_per_bin}) or too few "
+            f"distinct confidences. Calibrating with {n_bins} bin(s)."
+        )
+    return messages
+
+
+def _encode_columns(y, n_classes):
+    """Column index of each label, and the label of each column.
+
+    Integer labels in ``[0, n_classes)`` are column indices; any other
+    labels must take exactly ``n_classes`` distinct values, in the column
+    order of their sorted values.
+    """
+    y = column_or_1d(y)
+    if y.dtype.kind not in "iu":  # integers need no check (it is slow on 1e6)
+        check_classification_targets(y)
+    if y.dtype.kind == "O":  # numbers stored as objects are numbers
+        y = np.asarray(y.tolist())
+    if y.dtype.kind in "iuf":
+        as_int = y.astype(np.intp)
+        if np.array_equal(as_int, y) and as_int.min() >= 0 and as_int.max() < n_classes:
+            return as_int, np.arange(n_classes)
+    classes, indices = np.unique(y, return_inverse=True)
+    if len(classes) != n_classes:
+        shown = classes[:5].tolist() + (["..."] if len(classes) > 5 else [])
+        raise ValueError(
+            f"y must hold integer class indices in [0, n_classes) = [0, {n_classes})"
+            f", or exactly {n_classes} distinct labels (one per logits column, in "
+            f"sorted order); got {len(classes)} distinct label(s): {shown}."
+        )
+    return indices, classes
+
+
+def _column_of(known, y):
+    """Position of each label of ``y`` in ``known`` (-1 if absent)."""
+    labels, inverse = np.unique(y, return_inverse=True)
+    position = {label: i for i, label in enumerate(np.asarray(known).tolist())}
+    codes = np.array([position.get(label, -1) for label in labels.tolist()])
+    return codes[inverse]
 
 
 class _CalibratedClassifier:
     """A fitted classifier and its fitted calibrator, as in scikit-learn.
 
     Shaped like ``sklearn.calibration._CalibratedClassifier``: ``estimator``,
-    ``calibrators`` (a one-item list) and ``classes``.
+    ``calibrators`` (a one-item list; empty when the estimator knows a
+    single class, which then gets probability 1) and ``classes``, the labels
+    of the output columns. The estimator's ``classes_`` may come in any
+    order and may miss some of ``classes``: its columns are put where its
+    labels are, and the classes it does not know get probability 0.
     """
 
     def __init__(self, estimator, calibrators, *, classes, method="ats"):
@@ -326,8 +439,14 @@ class _CalibratedClassifier:
         self.method = method
 
     def predict_proba(self, X):
-        logits = _logits(self.estimator, X)
-        return self.calibrators[0].predict_proba(logits)
+        columns = np.searchsorted(self.classes, self.estimator.classes_)
+        proba = np.zeros((_num_samples(X), len(self.classes)))
+        if self.calibrators:
+            logits = _logits(self.estimator, X)
+            proba[:, columns] = self.calibrators[0].predict_proba(logits)
+        else:
+            proba[:, columns] = 1.0
+        return proba
 
 
 def _response_method(estimator):
@@ -341,7 +460,8 @@ def _scores_to_logits(scores, method, estimator):
 
     A binary decision value ``s`` (a log-odds for logistic models) becomes
     ``(-s/2, s/2)``, whose softmax is ``(1 - sigmoid(s), sigmoid(s))``;
-    probabilities become their (clipped) logarithm.
+    probabilities become their (clipped) logarithm. Column ``k`` belongs to
+    ``estimator.classes_[k]``.
     """
     scores = np.asarray(scores)
     if method == "predict_proba":
@@ -378,36 +498,61 @@ def _logits(estimator, X):
     return _scores_to_logits(getattr(estimator, method)(X), method, estimator)
 
 
-def _fit_calibrated(estimator, logits, y, classes, calibrator, sample_weight):
-    """Fit ``calibrator`` on logits whose columns follow ``estimator.classes_``."""
+def _fit_calibrated(estimator, X, y, classes, calibrator, sample_weight, scores=None):
+    """Fit ``calibrator`` to ``estimator``'s scores on ``X`` (or ``scores``).
+
+    Labels are matched to score columns through ``estimator.classes_``, in
+    whatever order it lists them. Samples whose label the estimator was not
+    fitted on (a cross-validation fold that missed a class) cannot be given
+    a probability by temperature scaling and are left out, as
+    ``CalibratedClassifierCV`` goes on with such folds.
+    """
     known = np.asarray(estimator.classes_)
-    if not np.array_equal(known, classes):
+    if len(known) < 2:
+        return _CalibratedClassifier(estimator, [], classes=classes)
+    index = _column_of(known, y)
+    usable = index >= 0
+    if not usable.any():
         raise ValueError(
-            f"{_name(estimator)} was fitted on classes {known.tolist()} "
-            f"but ATSCalibrator expects {list(classes)}: with cross-validation, "
-            "every class must appear in every training fold."
+            f"{_name(estimator)} was fitted on classes {known.tolist()}, none of "
+            "which appears among the samples it should be calibrated on."
         )
-    unseen = np.setdiff1d(np.unique(y), known)
-    if unseen.size:
-        raise ValueError(
-            f"y contains labels that {_name(estimator)} was not fitted on: "
-            f"{unseen.tolist()} (its classes_ are {known.tolist()}). ATS cannot "
-            "calibrate classes the estimator does not score."
-        )
-    y_index = LabelEncoder().fit(known).transform(y)
-    calibrator = clone(calibrator).fit(logits, y_index, sample_weight)
+    logits = _logits(estimator, X) if scores is None else scores
+    if not usable.all():
+        logits, index = logits[usable], index[usable]
+        sample_weight = None if sample_weight is None else sample_weight[usable]
+    calibrator = clone(calibrator).fit(logits, index, sample_weight)
     return _CalibratedClassifier(estimator, [calibrator], classes=classes)
+
+
+def _fit_on_rows(estimator, X, y, rows, fit_params):
+    """Fit ``estimator`` on some rows, with the sample-aligned parameters cut."""
+    params = _check_method_params(X, params=fit_params, indices=rows)
+    return estimator.fit(_safe_indexing(X, rows), _safe_indexing(y, rows), **params)
 
 
 def _fit_fold(estimator, X, y, train, test, classes, calibrator, sw, fit_params):
     """Fit ``estimator`` on ``train`` and its calibrator on ``test``."""
-    fold_params = _check_method_params(X, params=fit_params, indices=train)
-    estimator.fit(_safe_indexing(X, train), _safe_indexing(y, train), **fold_params)
-    logits = _logits(estimator, _safe_indexing(X, test))
+    _fit_on_rows(estimator, X, y, train, fit_params)
     sw_test = None if sw is None else _safe_indexing(sw, test)
     return _fit_calibrated(
-        estimator, logits, _safe_indexing(y, test), classes, calibrator, sw_test
+        estimator,
+        _safe_indexing(X, test),
+        _safe_indexing(y, test),
+        classes,
+        calibrator,
+        sw_test,
     )
+
+
+def _fold_logits(estimator, X, y, train, test, classes, fit_params):
+    """Logits on ``test`` of ``estimator`` fitted on ``train``, columns as
+    ``classes``; None if the fold's estimator did not learn exactly those."""
+    _fit_on_rows(estimator, X, y, train, fit_params)
+    position = _column_of(estimator.classes_, classes)
+    if len(estimator.classes_) != len(classes) or (position < 0).any():
+        return None
+    return _logits(estimator, _safe_indexing(X, test))[:, position]
 
 
 class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -426,13 +571,26 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     With ``ensemble=True``, each ``cv`` split fits a clone of ``estimator``
     on its training part and a calibrator on its test part, and
     :meth:`predict_proba` averages the pairs. With ``ensemble=False``, the
-    calibrator is fitted on cross-validated scores
-    (:func:`~sklearn.model_selection.cross_val_predict`) and the estimator
-    is refitted on all the data. A pre-fitted estimator wrapped in
+    calibrator is fitted on the out-of-fold scores of the splits and the
+    estimator is refitted on all the data. A pre-fitted estimator wrapped in
     :class:`~sklearn.frozen.FrozenEstimator` (``ensemble="auto"`` then means
     ``False``) is calibrated on all of ``X``, without cross-validation, as
     its cross-validated scores would be the same; ``predict`` then equals
     the estimator's own argmax.
+
+    Score columns are matched to labels through each fitted estimator's
+    ``classes_``, in whatever order it lists them; ``classes_`` here is
+    sorted. A fold whose estimator did not see some class (its training
+    part lacked it) gives that class probability 0, as in
+    ``CalibratedClassifierCV``, and its calibrator leaves out the samples of
+    that class, to which temperature scaling cannot give a probability; with
+    ``ensemble=False``, the out-of-fold scores of such folds (of another
+    shape) are left out of the calibration.
+
+    As in ``CalibratedClassifierCV``, ``LeaveOneOut`` is refused, and so is a
+    ``cv`` with more folds than the smallest class has samples; with
+    ``ensemble=True``, so is any ``cv`` whose test folds hold a single
+    sample (each would be a whole calibration set).
 
     Parameters
     ----------
@@ -441,8 +599,8 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``None`` means ``LogisticRegression()``, whose scores are logits
         (scikit-learn's default, ``LinearSVC``, gives margins instead).
     n_bins : int, default=15
-        Number of confidence bins asked for; ``1`` is ordinary temperature
-        scaling.
+        Number of confidence bins asked for; ``1`` is temperature scaling
+        (with the pseudo-sample of :class:`AdaptiveTemperatureScaling`).
     strategy : {"quantile", "uniform"}, default="quantile"
         Equal-mass or equal-width confidence bins.
     cv : int, cross-validation generator, iterable or None, default=None
@@ -457,12 +615,15 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         fewer than ``n_bins`` bins result).
     shrinkage : bool, default=True
         Pool the bins' log-temperatures toward the global one, as much as
-        their spread and noise call for (empirical Bayes).
+        their spread beyond noise calls for (empirical Bayes); on fewer than
+        three informative bins, or bins that differ no more than noise
+        explains, ATS is temperature scaling.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels (those of the estimator).
+        The sorted class labels: those of ``y``, or of the estimator when it
+        is frozen.
     calibrated_classifiers_ : list
         Fitted pairs (one per fold when ensembling, else one), each with an
         ``estimator``, a one-item list ``calibrators`` holding a fitted
@@ -480,9 +641,12 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    Unlike ``CalibratedClassifierCV``, the estimator must score every label
-    of ``y`` (temperature scaling cannot add a class): labels it was not
-    fitted on raise a ``ValueError``, as do NaN or infinite scores.
+    Unlike ``CalibratedClassifierCV``, a frozen estimator must score every
+    label of ``y`` (temperature scaling cannot add a class): labels it was
+    not fitted on raise a ``ValueError``, as do NaN or infinite scores.
+    The degenerate calibration sets of :class:`AdaptiveTemperatureScaling`
+    (every sample right, scores no better than chance, a handful of samples)
+    warn the same way here, once per fitted calibrator.
 
     Examples
     --------
@@ -590,29 +754,18 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         estimator = self._get_estimator()
         frozen = isinstance(estimator, FrozenEstimator)
         ensemble = (not frozen) if self.ensemble == "auto" else self.ensemble
+        classes = self._classes(estimator, y) if frozen else np.unique(y)
         estimator_params, split_params = self._route(
             estimator, sample_weight, fit_params
         )
         calibrator = self._calibrator()
 
         if frozen and not ensemble:
-            classes = np.asarray(estimator.classes_)
             pairs = [
-                _fit_calibrated(
-                    estimator,
-                    _logits(estimator, X),
-                    y,
-                    classes,
-                    calibrator,
-                    sample_weight,
-                )
+                _fit_calibrated(estimator, X, y, classes, calibrator, sample_weight)
             ]
         else:
-            if frozen:
-                classes = np.asarray(estimator.classes_)
-            else:
-                classes = LabelEncoder().fit(y).classes_
-            cv = self._check_cv(y)
+            splits = self._splits(X, y, split_params, ensemble)
             if ensemble:
                 pairs = Parallel(n_jobs=self.n_jobs)(
                     delayed(_fit_fold)(
@@ -626,12 +779,18 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                         sample_weight,
                         estimator_params,
                     )
-                    for train, test in cv.split(X, y, **split_params)
+                    for train, test in splits
                 )
             else:
                 pairs = [
                     self._fit_on_cv_scores(
-                        estimator, X, y, cv, classes, sample_weight, estimator_params
+                        estimator,
+                        X,
+                        y,
+                        splits,
+                        classes,
+                        sample_weight,
+                        **estimator_params,
                     )
                 ]
         self.calibrated_classifiers_ = pairs
@@ -642,6 +801,19 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if hasattr(first, "feature_names_in_"):
             self.feature_names_in_ = first.feature_names_in_
         return self
+
+    @staticmethod
+    def _classes(estimator, y):
+        """Sorted classes of a frozen estimator, which must know every label."""
+        known = np.asarray(estimator.classes_)
+        unseen = np.unique(y)[_column_of(known, np.unique(y)) < 0]
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels that {_name(estimator)} was not fitted on: "
+                f"{unseen.tolist()} (its classes_ are {known.tolist()}). ATS "
+                "cannot calibrate classes the estimator does not score."
+            )
+        return np.unique(known)
 
     def _route(self, estimator, sample_weight, fit_params):
         """Parameters for the estimator's ``fit`` and for the splitter."""
@@ -664,7 +836,20 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 )
         return params, {}
 
-    def _check_cv(self, y):
+    def _splits(self, X, y, split_params, ensemble):
+        """The ``(train, test)`` index pairs of ``cv``, after scikit-learn's guards.
+
+        As in ``CalibratedClassifierCV``: ``LeaveOneOut`` is refused, and so
+        is a number of folds above the size of the smallest class. With
+        ``ensemble=True``, each test fold is a calibration set, so one of a
+        single sample (any splitter of the ``LeaveOneOut`` kind) is refused.
+        """
+        if isinstance(self.cv, LeaveOneOut):
+            raise ValueError(
+                "LeaveOneOut cross-validation does not allow all classes to be "
+                "present in test splits. Please use a cross-validation generator "
+                "that allows all classes to appear in every test and train split."
+            )
         cv = check_cv(self.cv, y, classifier=True)
         n_folds = getattr(cv, "n_splits", None)
         if n_folds and np.unique(y, return_counts=True)[1].min() < n_folds:
@@ -672,25 +857,51 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"Requesting {n_folds}-fold cross-validation but provided less "
                 f"than {n_folds} examples for at least one class."
             )
-        return cv
+        splits = list(cv.split(X, y, **split_params))
+        if ensemble and min(len(test) for _, test in splits) < 2:
+            raise ValueError(
+                "cv gives test folds of a single sample, and with ensemble=True "
+                "each test fold calibrates one model: use fewer folds (for "
+                "example cv=5) or ensemble=False."
+            )
+        return splits
 
-    def _fit_on_cv_scores(self, estimator, X, y, cv, classes, sw, fit_params):
-        """The ``ensemble=False`` path: calibrate on cross-validated scores."""
-        this_estimator = clone(estimator)
-        method = _response_method(this_estimator)
-        scores = cross_val_predict(
-            this_estimator,
-            X,
-            y,
-            cv=cv,
-            method=method,
-            n_jobs=self.n_jobs,
-            params=fit_params,
+    def _fit_on_cv_scores(self, estimator, X, y, splits, classes, sw, **fit_params):
+        """The ``ensemble=False`` path: calibrate on cross-validated scores.
+
+        Each fold's scores are put in the column order of the estimator
+        refitted on all the data. Samples whose fold's estimator did not see
+        every class (its scores have another shape), or that no test fold
+        holds, are left out of the calibration.
+        """
+        this_estimator = clone(estimator).fit(X, y, **fit_params)
+        known = np.asarray(this_estimator.classes_)
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_logits)(
+                clone(estimator), X, y, train, test, known, fit_params
+            )
+            for train, test in splits
         )
-        this_estimator.fit(X, y, **fit_params)
-        logits = _scores_to_logits(scores, method, this_estimator)
+        logits = np.zeros((_num_samples(X), len(known)))
+        complete = np.zeros(_num_samples(X), dtype=bool)
+        for (_, test), fold_logits in zip(splits, folds):
+            if fold_logits is not None:
+                logits[test], complete[test] = fold_logits, True
+        if not complete.any():
+            raise ValueError(
+                "With ensemble=False, ATS calibrates on the scores of folds whose "
+                "estimator saw every class, and no fold's did: use stratified "
+                "folds (cv=5) or ensemble=True."
+            )
+        rows = np.flatnonzero(complete)
         return _fit_calibrated(
-            this_estimator, logits, y, classes, self._calibrator(), sw
+            this_estimator,
+            None,
+            _safe_indexing(y, rows),
+            classes,
+            self._calibrator(),
+            None if sw is None else sw[rows],
+            scores=logits[rows],
         )
 
     def predict_proba(self, X):
