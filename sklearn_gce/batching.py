@@ -14,8 +14,9 @@ Under data parallelism (``distributed=True``), every process walks through
 the same sequence of global batches and takes its own contiguous part of
 each, so that the processes together see exactly the batches of one process.
 
-:func:`pad_rows` and :func:`first_rows` let inference run every batch at one
-fixed shape (see ``GCEClassifier.predict_proba``).
+:func:`fixed_size_chunks`, :func:`first_rows` and :func:`cat_rows` let
+inference run every batch at one fixed shape (see
+``GCEClassifier.predict_proba``).
 """
 
 import numpy as np
@@ -27,7 +28,13 @@ from torch.utils.data import DataLoader, Subset
 
 from ._weights import WeightedDataset, WeightedTarget
 
-__all__ = ["BatchIterator", "batch_bounds", "first_rows", "pad_rows"]
+__all__ = [
+    "BatchIterator",
+    "batch_bounds",
+    "cat_rows",
+    "first_rows",
+    "fixed_size_chunks",
+]
 
 
 def batch_bounds(n_samples, batch_size, drop_last=False, min_size=2):
@@ -369,33 +376,58 @@ def _take(data, index):
     return data[rows]
 
 
-def pad_rows(X, n_rows):
-    """``X`` with its last row repeated up to ``n_rows`` rows, or None.
+def fixed_size_chunks(X, size):
+    """``X`` cut into chunks of exactly ``size`` rows, the last one padded.
 
-    ``X`` is a tensor, or a dict, list or tuple of tensors with the same
-    number of rows; None when it holds anything else or has no rows.
+    The padding repeats the last row. ``X`` is a tensor, or a dict, list or
+    tuple of tensors with the same number of rows; for anything else (or no
+    rows) the answer is None.
+
+    Returns
+    -------
+    chunks : list of (chunk, n_rows) or None
+        Each chunk, and how many of its rows are real.
 
     Examples
     --------
     >>> import torch
-    >>> pad_rows(torch.tensor([[1.0], [2.0]]), 3)
-    tensor([[1.],
-            [2.],
-            [2.]])
+    >>> [(c.ravel().tolist(), n) for c, n in fixed_size_chunks(torch.arange(5), 3)]
+    [([0, 1, 2], 3), ([3, 4, 4], 2)]
     """
+    values = list(X.values()) if isinstance(X, dict) else X
     if isinstance(X, torch.Tensor):
-        if X.ndim == 0 or len(X) == 0:
-            return None
-        extra = X[-1:].expand(n_rows - len(X), *X.shape[1:])
-        return torch.cat([X, extra])
-    if isinstance(X, (dict, list, tuple)) and len(X) > 0:
-        values = list(X.values()) if isinstance(X, dict) else list(X)
-        if not all(isinstance(v, torch.Tensor) and v.ndim > 0 for v in values):
-            return None
-        if len({len(v) for v in values}) != 1:
-            return None
-        return _map(pad_rows, X, n_rows)
-    return None
+        values = [X]
+    elif not isinstance(X, (dict, list, tuple)):
+        return None
+    if not values or not all(
+        isinstance(v, torch.Tensor) and v.ndim > 0 for v in values
+    ):
+        return None
+    n_rows = {len(v) for v in values}
+    if len(n_rows) != 1 or 0 in n_rows:
+        return None
+    n_rows = n_rows.pop()
+    chunks = []
+    for start in range(0, n_rows, size):
+        index = slice(start, min(start + size, n_rows))
+        chunk = _rows(X, index)
+        real = index.stop - index.start
+        if real < size:
+            chunk = _pad(chunk, size - real)
+        chunks.append((chunk, real))
+    return chunks
+
+
+def _rows(data, index):
+    if isinstance(data, torch.Tensor):
+        return data[index]
+    return _map(_rows, data, index)
+
+
+def _pad(data, n_extra):
+    if isinstance(data, torch.Tensor):
+        return torch.cat([data, data[-1:].expand(n_extra, *data.shape[1:])])
+    return _map(_pad, data, n_extra)
 
 
 def first_rows(output, n_rows, n_padded):
@@ -412,3 +444,12 @@ def first_rows(output, n_rows, n_padded):
     if isinstance(output, tuple):
         return tuple(p[:n_rows] for p in output)
     return output[:n_rows]
+
+
+def cat_rows(outputs):
+    """Outputs of consecutive chunks (tensors or tuples of them) joined by rows."""
+    if len(outputs) == 1:
+        return outputs[0]
+    if isinstance(outputs[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*outputs))
+    return torch.cat(outputs)

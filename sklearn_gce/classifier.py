@@ -53,7 +53,7 @@ from ._weights import (
     sample_weights,
     weighted_loss,
 )
-from .batching import BatchIterator, first_rows, pad_rows
+from .batching import BatchIterator, cat_rows, first_rows, fixed_size_chunks
 from .losses import GCELoss
 from .modules import MLPModule
 
@@ -767,24 +767,27 @@ class GCEClassifier(NeuralNetClassifier):
     def evaluation_step(self, batch, training=False):
         """The module's output on a batch, computed at a fixed batch shape.
 
-        Outside training mode, a batch with fewer rows than the inference
-        batch size (the last one) is padded with copies of its last row, and
-        the padding is dropped from the output (see :meth:`predict_proba`).
+        Outside training mode the batch runs in chunks of exactly the
+        inference batch size, the last one padded with copies of its last
+        row; the padding is dropped from the output (see
+        :meth:`predict_proba`). Outputs that do not have one row per sample
+        are computed on the batch as it is.
         """
         size = None if training else self._inference_batch_size()
-        if size is not None:
-            Xi, yi = unpack_data(batch)
-            padded = None
-            with contextlib.suppress(TypeError):
-                n_rows = len(first_array(Xi))
-                if n_rows < size:
-                    padded = pad_rows(Xi, size)
-            if padded is not None:
-                output = super().evaluation_step((padded, yi), training=training)
-                output = first_rows(output, n_rows, size)
-                if output is not None:
-                    return output
-        return super().evaluation_step(batch, training=training)
+        if size is None:
+            return super().evaluation_step(batch, training=training)
+        Xi, yi = unpack_data(batch)
+        chunks = fixed_size_chunks(Xi, size)
+        if chunks is None:
+            return super().evaluation_step(batch, training=training)
+        outputs = []
+        for chunk, n_rows in chunks:
+            output = super().evaluation_step((chunk, yi), training=training)
+            output = first_rows(output, n_rows, size)
+            if output is None:
+                return super().evaluation_step(batch, training=training)
+            outputs.append(output)
+        return cat_rows(outputs)
 
     def _inference_batch_size(self):
         size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
