@@ -842,10 +842,11 @@ def test_validation_ece_logged_every_epoch(wine):
     assert scores[-1] == pytest.approx(-expected)
 
 
-def test_docstring_examples():
+@pytest.mark.parametrize("name", ["classifier", "_labels", "_validation"])
+def test_docstring_examples(name):
     import doctest
+    import importlib
 
-    from sklearn_gce import classifier as module
-
+    module = importlib.import_module(f"sklearn_gce.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
