@@ -20,6 +20,7 @@ __all__ = [
     "check_classes",
     "check_targets",
     "distinct_labels",
+    "partial_fit_classes",
 ]
 
 # label dtypes torch.searchsorted handles; others are mapped with numpy
@@ -133,6 +134,30 @@ def class_index(classes, y=None):
     raise ValueError(
         f"y contains labels not in classes_ {classes.tolist()}: {unknown}."
     )
+
+
+def partial_fit_classes(classes, fitted=None, declared=None):
+    """The ``classes`` argument of ``partial_fit``, checked.
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,)
+    fitted : array-like or None
+        The classes of the earlier calls; None at the first call.
+    declared : array-like or None
+        The classifier's ``classes`` parameter, which must agree.
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted.
+    """
+    if fitted is not None:
+        return check_classes(classes, fitted=distinct_labels(fitted))
+    classes = check_classes(classes)
+    if declared is not None and len(declared):
+        check_classes(declared, fitted=classes)
+    return classes
 
 
 class ClassIndex:

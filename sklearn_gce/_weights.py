@@ -14,8 +14,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_sample_weight
+from skorch.utils import data_from_dataset, is_dataset, to_numpy
 
-from ._compat import _check_sample_weight, uncompiled
+from ._compat import _check_sample_weight, _num_samples, uncompiled
+from ._validation import first_array
 
 __all__ = [
     "WeightedDataset",
@@ -69,26 +71,42 @@ class WeightedDataset(torch.utils.data.Dataset):
         return self.dataset.y
 
 
-def sample_weights(y, n_samples, sample_weight=None, class_weight=None):
+def sample_weights(X, y, sample_weight=None, class_weight=None, *, incremental=False):
     """The weight of each sample: ``sample_weight`` times its class's weight.
 
     Parameters
     ----------
+    X : the training input (its number of samples is checked), or a Dataset
     y : ndarray of shape (n_samples,) or None
-        Class labels (needed for ``class_weight``).
-    n_samples : int
+        Class labels (for ``class_weight``; a Dataset's ``y`` if None).
     sample_weight : array-like of shape (n_samples,) or None
         Non-negative weights, not all zero.
     class_weight : dict, "balanced" or None
         As in scikit-learn's classifiers.
+    incremental : bool, default=False
+        For ``partial_fit``, which cannot balance classes it sees in parts.
 
     Returns
     -------
     weights : ndarray of shape (n_samples,) or None
         None when no sample is weighted.
     """
+    if incremental and class_weight == "balanced":
+        raise ValueError(
+            "class_weight='balanced' is not supported by partial_fit, which sees "
+            "one part of the data at a time: compute the weights on all the data "
+            "(sklearn.utils.class_weight.compute_class_weight) and pass them as "
+            "a dict."
+        )
     if sample_weight is None and class_weight is None:
         return None
+    if is_dataset(X):
+        n_samples = len(X)
+        if y is None:
+            with contextlib.suppress(AttributeError):
+                y = to_numpy(data_from_dataset(X)[1])
+    else:
+        n_samples = _num_samples(first_array(X))
     weights = _check_sample_weight(
         sample_weight,
         np.empty((n_samples, 0)),

@@ -9,13 +9,11 @@ few private names of other libraries (``_compat``).
 
 import contextlib
 import inspect
-import math
 import os
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.special
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -23,14 +21,13 @@ from sklearn.utils.validation import check_consistent_length
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import Dataset, ValidSplit, unpack_data
-from skorch.utils import data_from_dataset, is_dataset, to_numpy, to_tensor
+from skorch.utils import is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
 from ._compat import (
     Interval,
     Options,
     StrOptions,
-    _num_samples,
     criterion_names,
     partial_fit_kwargs,
     uncompiled,
@@ -39,11 +36,20 @@ from ._compat import (
 from ._files import replaced_on_success
 from ._labels import (
     as_targets,
-    check_classes,
     check_targets,
     class_index,
     distinct_labels,
+    partial_fit_classes,
 )
+from ._outputs import (
+    as_probabilities,
+    auto_nonlinearity,
+    check_n_outputs,
+    check_proba,
+    divergence,
+    to_proba,
+)
+from ._sizing import check_layers, required_sizes
 from ._validation import as_network_input, check_input, first_array, sample_shape
 from ._weights import (
     WeightedDataset,
@@ -58,14 +64,6 @@ from .losses import GCELoss
 from .modules import MLPModule
 
 __all__ = ["GCEClassifier"]
-
-# sizes of the data that a module class gets when its __init__ requires them
-_DATA_SIZES = ("n_features", "input_shape", "n_classes")
-# a training batch with a loss this large whose predicted probabilities are
-# all exactly 0 or 1 has diverged (a sane model's loss is O(log n_classes))
-_DIVERGED_LOSS = 1e3
-# how far the rows of a module's "probabilities" may sum from 1
-_PROBABILITY_TOLERANCE = 1e-3
 
 
 def _outside_vars(name):
@@ -88,18 +86,6 @@ def _outside_vars(name):
         self.__dict__[key] = value
 
     return property(getter, setter)
-
-
-def _softmax_float64(logits):
-    return torch.softmax(logits.double(), dim=-1)
-
-
-def _float64(probabilities):
-    return probabilities.double()
-
-
-def _identity(output):
-    return output
 
 
 class GCEClassifier(NeuralNetClassifier):
@@ -388,12 +374,18 @@ class GCEClassifier(NeuralNetClassifier):
         self._check_params()
         if initialize:
             self._forget_data()
-        first = not self._knows_data()
+        first = "_sample_shape_" not in self.__dict__
         self.check_data(X, y)
         if classes is not None:
-            self._set_classes(classes, first)
+            classes = partial_fit_classes(
+                classes, None if first else self.classes_, self.classes
+            )
+            if first:
+                self.classes_inferred_ = classes
         y = as_targets(y)
-        weight = self._sample_weight(X, y, sample_weight, method)
+        weight = sample_weights(
+            X, y, sample_weight, self.class_weight, incremental=method != "fit"
+        )
         with self._seeded():
             if initialize:
                 self.initialize()
@@ -433,15 +425,12 @@ class GCEClassifier(NeuralNetClassifier):
                     "available; use device='cpu'."
                 )
 
-    def _knows_data(self):
-        return "_data_sizes_" in self.__dict__
-
     def _forget_data(self):
         for name in (
             "classes_inferred_",
             "n_features_in_",
             "feature_names_in_",
-            "_data_sizes_",
+            "_sample_shape_",
             "_class_index_",
         ):
             self.__dict__.pop(name, None)
@@ -451,17 +440,16 @@ class GCEClassifier(NeuralNetClassifier):
 
         The first fit (or partial_fit) records what the data says about the
         network: ``classes_`` (the labels of ``y``, or the targets of a
-        Dataset), ``n_features_in_``, ``feature_names_in_`` and the sizes a
-        module class may require. Later calls (skorch's fit loop calls it
-        again) check ``y`` only.
+        Dataset), ``n_features_in_``, ``feature_names_in_`` and the shape of a
+        sample. Later calls (skorch's fit loop calls it again) check ``y`` only.
         """
-        first = not self._knows_data()
+        first = "_sample_shape_" not in self.__dict__
         if y is not None:
             y = check_targets(y)
         if is_dataset(X):
             if first:
                 super().check_data(X, y)
-                self._data_sizes_ = sample_shape(X)
+                self._sample_shape_ = sample_shape(X)
             return
         if y is None and self.iterator_train in (DataLoader, BatchIterator):
             raise ValueError(
@@ -473,33 +461,7 @@ class GCEClassifier(NeuralNetClassifier):
             if y is not None:
                 check_consistent_length(first_array(X), y)
                 self.classes_inferred_ = distinct_labels(y)
-            self._data_sizes_ = sample_shape(X)
-
-    def _set_classes(self, classes, first):
-        """The classes given to partial_fit: recorded at the first call."""
-        if not first:
-            check_classes(classes, fitted=distinct_labels(self.classes_))
-            return
-        classes = check_classes(classes)
-        if self.classes is not None and len(self.classes):
-            check_classes(self.classes, fitted=classes)
-        self.classes_inferred_ = classes
-
-    def _sample_weight(self, X, y, sample_weight, method):
-        if self.class_weight == "balanced" and method == "partial_fit":
-            raise ValueError(
-                "class_weight='balanced' is not supported by partial_fit, which "
-                "sees one part of the data at a time: compute the weights on all "
-                "the data (sklearn.utils.class_weight.compute_class_weight) and "
-                "pass them as a dict."
-            )
-        if sample_weight is None and self.class_weight is None:
-            return None
-        if y is None and is_dataset(X) and self.class_weight is not None:
-            with contextlib.suppress(AttributeError):
-                y = to_numpy(data_from_dataset(X)[1])
-        n_samples = len(X) if is_dataset(X) else _num_samples(first_array(X))
-        return sample_weights(y, n_samples, sample_weight, self.class_weight)
+            self._sample_shape_ = sample_shape(X)
 
     @contextlib.contextmanager
     def _seeded(self):
@@ -560,41 +522,14 @@ class GCEClassifier(NeuralNetClassifier):
         kwargs = self.get_params_for("module")
         module = MLPModule if self.module is None else self.module
         if inspect.isclass(module):
-            kwargs = {**self._required_sizes(module, kwargs), **kwargs}
+            classes = None
+            with contextlib.suppress(AttributeError):
+                classes = self.classes_
+            shape = self.__dict__.get("_sample_shape_")
+            kwargs = {**required_sizes(module, kwargs, shape, classes), **kwargs}
         self.module_ = self.initialized_instance(module, kwargs)
-        for name, param in self.module_.named_parameters():
-            if param.numel() == 0:
-                raise ValueError(
-                    f"The module has a layer of width 0 (parameter {name!r} has "
-                    f"shape {tuple(param.shape)}): its output cannot depend on "
-                    "the input. Give every layer at least one unit."
-                )
+        check_layers(self.module_)
         return self
-
-    def _required_sizes(self, module, kwargs):
-        """Data sizes that ``module.__init__`` requires and ``kwargs`` lack."""
-        parameters = inspect.signature(module).parameters
-        wanted = [
-            name
-            for name in _DATA_SIZES
-            if name in parameters
-            and parameters[name].default is inspect.Parameter.empty
-            and name not in kwargs
-        ]
-        shape = self.__dict__.get("_data_sizes_")
-        sizes = {}
-        if shape is not None:
-            sizes = {"input_shape": shape, "n_features": int(np.prod(shape))}
-        with contextlib.suppress(AttributeError):
-            sizes["n_classes"] = len(self.classes_)
-        missing = [name for name in wanted if name not in sizes]
-        if missing:
-            raise TypeError(
-                f"{module.__name__} requires {' and '.join(missing)}, which "
-                f"{type(self).__name__} takes from the training data: call fit, or "
-                f"pass {' and '.join('module__' + name for name in missing)}."
-            )
-        return {name: sizes[name] for name in wanted}
 
     def initialize_criterion(self):
         """Build the criterion, handing ``reg_weight`` to :class:`GCELoss`."""
@@ -641,71 +576,53 @@ class GCEClassifier(NeuralNetClassifier):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The criterion's loss on a batch.
 
-        The batch's labels become class indices (positions in ``classes_``);
-        the module's output must have one column per class. When the targets
-        are a :class:`~sklearn_gce._weights.WeightedTarget`, the sample
-        weights go to the criterion's ``sample_weight`` argument, or weight
-        its per-sample losses (``reduction="none"``).
+        The batch's labels become class indices (positions in ``classes_``),
+        and the module must have one output per class. Sample weights (the
+        targets are then a ``WeightedTarget``) go to the criterion's
+        ``sample_weight`` argument, or weight its per-sample losses
+        (``reduction="none"``).
         """
         weight = None
         if isinstance(y_true, WeightedTarget):
             y_true, weight = y_true
         index = self.__dict__.get("_class_index_")
         if index is not None:
-            self._check_batch(y_pred, y_true, training, len(index.classes))
+            if getattr(y_true, "ndim", 1) != 1:
+                raise ValueError(
+                    f"{type(self).__name__} needs 1-D class labels as targets; got "
+                    f"a batch of shape {tuple(y_true.shape)}: multi-dimensional "
+                    "targets need a get_loss of your own."
+                )
+            if isinstance(y_pred, torch.Tensor) and y_pred.ndim == 2:
+                check_n_outputs(y_pred.shape[1], index.classes)
             y_true = index(y_true)
+        criterion = uncompiled(self.__dict__.get("criterion_"))
+        if training and len(y_true) == 1 and isinstance(criterion, GCELoss):
+            if criterion.reg_weight > 0 and _data_parallel_processes(self) == 1:
+                raise ValueError(
+                    "Got a training batch of one sample, which carries no "
+                    "Generative Cross-Entropy gradient. Use the default "
+                    "iterator_train (BatchIterator merges such a batch), or "
+                    "drop_last=True."
+                )
         if weight is None:
             return super().get_loss(y_pred, y_true, X=X, training=training)
-        weight = to_tensor(weight, device=self.device).to(
-            torch.promote_types(y_pred.dtype, torch.float32)
-        )
+        weight = to_tensor(weight, device=self.device)
+        weight = weight.to(torch.promote_types(y_pred.dtype, torch.float32))
         if accepts_sample_weight(self.criterion_):
             y_true = to_tensor(y_true, device=self.device)
             return self.criterion_(y_pred, y_true, sample_weight=weight)
         return weighted_loss(
             self.criterion_,
-            lambda: super(GCEClassifier, self).get_loss(
-                y_pred, y_true, X=X, training=training
-            ),
+            lambda: super(GCEClassifier, self).get_loss(y_pred, y_true, X, training),
             weight,
         )
 
-    def _check_batch(self, y_pred, y_true, training, n_classes):
-        if getattr(y_true, "ndim", 1) != 1:
-            raise ValueError(
-                f"{type(self).__name__} needs 1-D class labels as targets; got a "
-                f"batch of shape {tuple(y_true.shape)}. Multi-dimensional targets "
-                "need a get_loss of your own."
-            )
-        if isinstance(y_pred, torch.Tensor) and y_pred.ndim == 2:
-            if y_pred.shape[1] != n_classes:
-                raise ValueError(
-                    f"The module returns {y_pred.shape[1]} outputs per sample but "
-                    f"there are {n_classes} classes {self.classes_.tolist()}: give "
-                    "the module one output per class (or pass classes=[...] "
-                    "listing every label)."
-                )
-        criterion = uncompiled(self.__dict__.get("criterion_"))
-        if (
-            training
-            and len(y_true) == 1
-            and isinstance(criterion, GCELoss)
-            and criterion.reg_weight > 0
-            and _data_parallel_processes(self) == 1  # the global batch is larger
-        ):
-            raise ValueError(
-                "Got a training batch of one sample, which carries no Generative "
-                "Cross-Entropy gradient. Use the default iterator_train "
-                "(BatchIterator merges such a batch), or drop_last=True."
-            )
-
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         """Warn (once per fit) when training diverges: a loss that is not
-        finite, or a huge loss with every probability exactly 0 or 1.
-
-        skorch trains on regardless, and so does this classifier; a network
-        whose outputs are not finite then fails in ``predict_proba``.
-        """
+        finite, or a huge one with every probability exactly 0 or 1. skorch
+        trains on regardless, and so does this classifier; ``predict_proba``
+        then refuses outputs that are not finite."""
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
         if self.__dict__.get("_divergence_reported_", True):
             return
@@ -713,30 +630,20 @@ class GCEClassifier(NeuralNetClassifier):
         loss = self.history[-1]["batches"][-1].get(key)
         if loss is None:
             return
-        what = None
-        if not math.isfinite(loss):
-            what = f"The {key.replace('_', ' ')} became {loss}"
-        elif training and loss >= _DIVERGED_LOSS and self._saturated(kwargs["y_pred"]):
-            what = (
-                f"The train loss reached {loss:.3g} and every predicted probability "
-                "of a batch is exactly 0 or 1"
-            )
+        nonlinearity, _ = auto_nonlinearity(self._criterion_modules())
+        what = divergence(loss, kwargs.get("y_pred"), nonlinearity)
         if what is not None:
             self._divergence_reported_ = True
             warnings.warn(
-                f"{what} in epoch {len(self.history)}: training diverged. Lower "
-                "the learning rate (lr) or scale the inputs (with an NLLLoss "
-                "criterion, the module must return probabilities).",
+                f"{what} in epoch {len(self.history)} ({key}): training diverged. "
+                "Lower the learning rate (lr) or scale the inputs (with an "
+                "NLLLoss criterion, the module must return probabilities).",
                 ConvergenceWarning,
                 stacklevel=2,
             )
 
-    def _saturated(self, y_pred):
-        if not isinstance(y_pred, torch.Tensor) or y_pred.ndim != 2:
-            return False
-        to_proba, _ = self._auto_nonlinearity()
-        proba = to_proba(y_pred.detach())
-        return bool(((proba == 0) | (proba == 1)).all())
+    def _criterion_modules(self):
+        return [uncompiled(getattr(self, name + "_")) for name in criterion_names(self)]
 
     def save_params(
         self,
@@ -814,63 +721,19 @@ class GCEClassifier(NeuralNetClassifier):
         proba : ndarray of shape (n_samples, n_classes)
         """
         self.check_is_fitted()
-        nonlinearity, are_probabilities = self._output_to_proba()
+        nonlinearity, probabilities = to_proba(
+            self.predict_nonlinearity, self._criterion_modules()
+        )
         probas = []
         for output in self.forward_iter(X, training=False):
             output = output[0] if isinstance(output, tuple) else output
             probas.append(to_numpy(nonlinearity(output)))
         proba = np.concatenate(probas, 0)
-        self._check_proba(proba)
-        if are_probabilities and not _are_probabilities(proba):
-            warnings.warn(
-                "With an NLLLoss criterion (or several criteria) the module "
-                "should return probabilities, as in skorch, but its outputs are "
-                "not (negative values, or rows that do not sum to 1): "
-                "predict_proba applies a softmax to them. Return probabilities, "
-                "use a criterion on logits (GCELoss, CrossEntropyLoss), or set "
-                "predict_nonlinearity.",
-                UserWarning,
-                stacklevel=2,
-            )
-            proba = scipy.special.softmax(proba, axis=-1)
-        return proba
-
-    def _output_to_proba(self):
-        """The map from module outputs to probabilities, and whether the
-        outputs must already be probabilities."""
-        nonlinearity = self.predict_nonlinearity
-        if nonlinearity is None:
-            return _identity, False
-        if isinstance(nonlinearity, str) and nonlinearity == "auto":
-            return self._auto_nonlinearity()
-        if not callable(nonlinearity):
-            raise TypeError("predict_nonlinearity has to be a callable, 'auto' or None")
-        return nonlinearity, False
-
-    def _auto_nonlinearity(self):
-        """Softmax, except where skorch's convention is that the module outputs
-        probabilities: an NLLLoss criterion, or several criteria."""
-        names = criterion_names(self)
-        if len(names) == 1:
-            criterion = uncompiled(getattr(self, names[0] + "_", None))
-            if not isinstance(criterion, torch.nn.NLLLoss):
-                return _softmax_float64, False
-        return _float64, True
-
-    def _check_proba(self, proba):
-        if not np.all(np.isfinite(proba)):
-            raise FloatingPointError(
-                "The network produced non-finite outputs; its weights may have "
-                "diverged during training."
-            )
+        classes = None
         with contextlib.suppress(AttributeError):
-            n_classes = len(self.classes_)
-            if proba.ndim != 2 or proba.shape[1] != n_classes:
-                raise ValueError(
-                    f"The module's outputs have shape {proba.shape[1:]} per sample, "
-                    f"but there are {n_classes} classes: give the module one "
-                    "output per class."
-                )
+            classes = self.classes_
+        check_proba(proba, classes)
+        return as_probabilities(proba) if probabilities else proba
 
     def predict(self, X):
         """Class labels of the most probable class.
@@ -891,14 +754,6 @@ class GCEClassifier(NeuralNetClassifier):
         except AttributeError:
             return indices
         return np.asarray(classes)[indices]
-
-
-def _are_probabilities(proba):
-    """Whether every row is a probability distribution (to float32 rounding)."""
-    return bool(
-        np.all(proba >= 0)
-        and np.all(np.abs(proba.sum(axis=-1) - 1) <= _PROBABILITY_TOLERANCE)
-    )
 
 
 def _float_dtype(module):

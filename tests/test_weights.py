@@ -15,16 +15,21 @@ from sklearn_gce._weights import (
 )
 from sklearn_gce.batching import BatchIterator
 
+X4 = np.zeros((4, 2))
+
 
 def test_sample_weights_combine_sample_and_class_weights():
     y = np.array([0, 0, 0, 1])
-    assert sample_weights(y, 4) is None
+    assert sample_weights(X4, y) is None
     np.testing.assert_allclose(
-        sample_weights(y, 4, class_weight="balanced"), [2 / 3, 2 / 3, 2 / 3, 2]
+        sample_weights(X4, y, class_weight="balanced"), [2 / 3, 2 / 3, 2 / 3, 2]
     )
     np.testing.assert_allclose(
-        sample_weights(y, 4, [1, 2, 3, 4], {0: 1.0, 1: 0.5}), [1, 2, 3, 2]
+        sample_weights(X4, y, [1, 2, 3, 4], {0: 1.0, 1: 0.5}), [1, 2, 3, 2]
     )
+    # the labels of a dataset
+    weights = sample_weights(Dataset(X4, y), None, class_weight={0: 1.0, 1: 3.0})
+    np.testing.assert_allclose(weights, [1, 1, 1, 3])
 
 
 @pytest.mark.parametrize(
@@ -38,12 +43,14 @@ def test_sample_weights_combine_sample_and_class_weights():
 )
 def test_bad_sample_weights(sample_weight, match):
     with pytest.raises(ValueError, match=match):
-        sample_weights(np.zeros(4), 4, sample_weight)
+        sample_weights(X4, np.zeros(4), sample_weight)
 
 
 def test_class_weight_needs_labels():
     with pytest.raises(ValueError, match="class_weight needs the labels"):
-        sample_weights(None, 4, class_weight="balanced")
+        sample_weights(X4, None, class_weight="balanced")
+    with pytest.raises(ValueError, match="not supported by partial_fit"):
+        sample_weights(X4, np.zeros(4), class_weight="balanced", incremental=True)
 
 
 def _dataset():
