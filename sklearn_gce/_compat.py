@@ -4,8 +4,9 @@ Libraries move or change private names between releases (scikit-learn moved
 ``_validate_data`` in 1.6; skorch added the ``_routing_method`` argument in
 1.4): keeping every such use here means one file to check when they do.
 
-Each use, and the versions it was checked against (the test suite passes on
-each of them):
+Each use, and the versions it was checked against (the classifier's tests and
+scikit-learn's estimator checks pass with each skorch version on scikit-learn
+1.8.0, and with skorch 1.4.0 on scikit-learn 1.9.1; torch 2.13.0):
 
 scikit-learn 1.8.0, 1.9.1
     ``sklearn.base._fit_context``; ``sklearn.metrics._scorer._BaseScorer``;
@@ -14,12 +15,12 @@ scikit-learn 1.8.0, 1.9.1
     ``validate_parameter_constraints``, ``validate_params``);
     ``sklearn.utils.validation._check_method_params``, ``_check_sample_weight``,
     ``_num_samples``.
-skorch 1.0.0, 1.1.0, 1.2.0, 1.3.1, 1.4.0
+skorch 1.2.0, 1.3.1, 1.4.0
     ``NeuralNet._criteria`` (the names of a net's criteria; skorch's own
     ``predict_nonlinearity="auto"`` reads it), in :func:`criterion_names`;
     the ``_routing_method`` argument of ``NeuralNet.partial_fit`` (1.4 only),
     in :func:`partial_fit_kwargs`.
-torch 2.2 to 2.13
+torch 2.13.0
     ``_orig_mod``, the module inside a ``torch.compile``'d one, in
     :func:`uncompiled`.
 """

@@ -71,10 +71,11 @@ def _outside_vars(name):
 
     scikit-learn requires ``__init__`` to set nothing but parameters; skorch
     sets ``history_``, ``initialized_`` and ``virtual_params_`` there. The
-    value is kept under ``_<name>``, which ends with an underscore, so that
-    skorch's ``get_params`` leaves it out too.
+    value is kept under ``_<name>`` without the trailing underscore, so that
+    neither ``get_params`` nor scikit-learn's ``check_is_fitted`` takes it
+    for a parameter or a fitted attribute.
     """
-    key = "_" + name
+    key = "_" + name.rstrip("_")
 
     def getter(self):
         try:

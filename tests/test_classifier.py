@@ -297,7 +297,8 @@ def test_zero_reg_weight_is_cross_entropy_training(wine):
     X, y = wine
     gce0 = _fast(reg_weight=0.0).fit(X, y).predict_proba(X)
     ce = _fast(criterion=torch.nn.CrossEntropyLoss).fit(X, y).predict_proba(X)
-    np.testing.assert_allclose(gce0, ce, rtol=1e-5, atol=1e-7)
+    # two float32 loss implementations: equal up to rounding, after 5 epochs
+    np.testing.assert_allclose(gce0, ce, rtol=1e-4, atol=1e-6)
     gce1 = _fast().fit(X, y).predict_proba(X)
     assert not np.allclose(gce1, ce)
 
