@@ -62,8 +62,9 @@ def required_sizes(module, given, sample_shape=None, classes=None):
     missing = [name for name in wanted if name not in sizes]
     if missing:
         raise TypeError(
-            f"{module.__name__} requires {' and '.join(missing)}, which are taken "
-            "from the training data: call fit, or pass "
+            f"{module.__name__} requires {' and '.join(missing)}, which fit takes "
+            "from the training data when it has one shape per sample (an array, "
+            "a tensor or a dataset of them, not a dict); otherwise pass "
             f"{' and '.join('module__' + name for name in missing)}."
         )
     return {name: sizes[name] for name in wanted}

@@ -137,6 +137,11 @@ def as_network_input(X, dtype, cast_integers=False):
     Integer and boolean arrays are cast too when ``cast_integers`` (for the
     default MLP, which only takes floats); datasets and other inputs pass
     unchanged.
+
+    Raises
+    ------
+    ValueError
+        For a value too large for ``dtype`` (it would become infinite).
     """
     if is_dataset(X) or dtype is None:
         return X
@@ -144,10 +149,13 @@ def as_network_input(X, dtype, cast_integers=False):
     def cast(data):
         if isinstance(data, torch.Tensor):
             if data.is_floating_point() or (cast_integers and not data.is_complex()):
+                _check_range(data.abs().max().item() if data.numel() else 0, dtype)
                 return data.to(dtype)
             return data
         kind = getattr(getattr(data, "dtype", None), "kind", None)
         if kind == "f" or (cast_integers and kind in ("b", "i", "u")):
+            values = data.data if sp.issparse(data) else data
+            _check_range(np.abs(values).max() if values.size else 0, dtype)
             if dtype not in _NUMPY_DTYPES:  # bfloat16 has no numpy dtype
                 return torch.as_tensor(np.asarray(data, dtype=np.float32)).to(dtype)
             return data.astype(_NUMPY_DTYPES[dtype], copy=False)
@@ -158,3 +166,12 @@ def as_network_input(X, dtype, cast_integers=False):
     if isinstance(X, (list, tuple)):
         return type(X)(cast(value) for value in X)
     return cast(X)
+
+
+def _check_range(largest, dtype):
+    largest = float(largest)
+    if largest > torch.finfo(dtype).max:
+        raise ValueError(
+            f"Input X contains a value too large for the network's {dtype} "
+            f"({largest:.3g} > {torch.finfo(dtype).max:.3g}); scale the inputs."
+        )

@@ -379,9 +379,10 @@ def _take(data, index):
 def fixed_size_chunks(X, size):
     """``X`` cut into chunks of exactly ``size`` rows, the last one padded.
 
-    The padding repeats the last row. ``X`` is a tensor, or a dict, list or
-    tuple of tensors with the same number of rows; for anything else (or no
-    rows) the answer is None.
+    The padding repeats the last row. Each chunk is a new contiguous tensor
+    (never a view into ``X``), so that every chunk has the same memory
+    layout. ``X`` is a tensor, or a dict, list or tuple of tensors with the
+    same number of rows; for anything else (or no rows) the answer is None.
 
     Returns
     -------
@@ -420,7 +421,9 @@ def fixed_size_chunks(X, size):
 
 def _rows(data, index):
     if isinstance(data, torch.Tensor):
-        return data[index]
+        # a copy, not a view: matrix kernels may round differently for data at
+        # another memory alignment (seen with MKL on 2 threads)
+        return data[index].clone(memory_format=torch.contiguous_format)
     return _map(_rows, data, index)
 
 

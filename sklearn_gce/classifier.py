@@ -65,6 +65,9 @@ from .modules import MLPModule
 
 __all__ = ["GCEClassifier"]
 
+# inference batches have a multiple of this many rows (see predict_proba)
+_INFERENCE_ROWS = 64
+
 
 def _outside_vars(name):
     """A property for state that skorch sets in ``__init__``.
@@ -676,10 +679,10 @@ class GCEClassifier(NeuralNetClassifier):
         """The module's output on a batch, computed at a fixed batch shape.
 
         Outside training mode the batch runs in chunks of exactly the
-        inference batch size, the last one padded with copies of its last
-        row; the padding is dropped from the output (see
-        :meth:`predict_proba`). Outputs that do not have one row per sample
-        are computed on the batch as it is.
+        inference batch size (``batch_size`` rounded up to a multiple of 64),
+        the last one padded with copies of its last row; the padding is
+        dropped from the output (see :meth:`predict_proba`). Outputs that do
+        not have one row per sample are computed on the batch as it is.
         """
         size = None if training else self._inference_batch_size()
         if size is None:
@@ -698,20 +701,25 @@ class GCEClassifier(NeuralNetClassifier):
         return cat_rows(outputs)
 
     def _inference_batch_size(self):
+        """``batch_size`` (of ``iterator_valid``) rounded up to a multiple of 64,
+        or None for -1: with several threads, matrix kernels may round a row
+        differently at another position in a batch of an odd size."""
         size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
-        return size if isinstance(size, Integral) and size > 0 else None
+        if not isinstance(size, Integral) or size < 1:
+            return None
+        return -(-size // _INFERENCE_ROWS) * _INFERENCE_ROWS
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.
 
-        Every inference batch runs at the same shape (a short batch is padded
-        to ``batch_size`` rows), so a sample's probabilities do not depend on
-        the other samples predicted with it: matrix kernels round differently
-        for different batch shapes (by about 1e-7 in float32), but give a row
-        the same result at the same shape. (With ``batch_size=-1`` each call
-        is one batch of all its samples, as in skorch, which holds only for
-        calls of the same size.) The softmax is taken in float64, so that
-        rows sum to 1 to double precision.
+        Every inference batch runs at the same shape (``batch_size`` rounded
+        up to a multiple of 64 rows; a short batch is padded), so a sample's
+        probabilities do not depend on the other samples predicted with it:
+        matrix kernels round differently for different batch shapes (by about
+        1e-7 in float32), but give a row the same result at the same shape.
+        (With ``batch_size=-1`` each call is one batch of all its samples, as
+        in skorch, which holds only for calls of the same size.) The softmax is
+        taken in float64, so that rows sum to 1 to double precision.
 
         Parameters
         ----------

@@ -65,19 +65,19 @@ def test_predict_proba_is_a_probability_matrix(wine):
     assert np.all(proba >= 0)
 
 
-@pytest.mark.parametrize("batch_size", [64, 7])
+@pytest.mark.parametrize("batch_size", [64, 100])
 def test_probabilities_do_not_depend_on_the_batch(wine, batch_size):
     """Bitwise: a row's probabilities are the same whatever else is predicted
     with it (matrix kernels round differently for different batch shapes,
     so this fails on some CPUs unless every batch has one shape)."""
     X, y = wine
     clf = _fast(batch_size=batch_size).fit(X, y)
-    X = X[:64]
-    full = clf.predict_proba(X)
-    for n in range(1, 65):
+    full = clf.predict_proba(X)  # 178 rows: several inference batches
+    for n in [*range(1, 70), 127, 128, 129, 150]:
         np.testing.assert_array_equal(clf.predict_proba(X[:n]), full[:n])
-    order = np.random.default_rng(0).permutation(64)
-    np.testing.assert_array_equal(clf.predict_proba(X[order]), full[order])
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(len(X))
+        np.testing.assert_array_equal(clf.predict_proba(X[order]), full[order])
     np.testing.assert_array_equal(clf.predict_proba(X[40:50]), full[40:50])
     forward = clf.forward(X[3:5]).numpy()  # forward runs at the same shape
     np.testing.assert_array_equal(forward, clf.forward(X).numpy()[3:5])
@@ -634,6 +634,22 @@ def test_sizes_set_by_the_user_or_with_defaults_are_kept():
     # does not fit the data, which is reported
     with pytest.raises(ValueError, match="4 outputs per sample but there are 3"):
         _fast(module=_DefaultSizes).fit(X, y)
+
+
+def test_values_too_large_for_float32_are_refused(blobs):
+    X, y = blobs
+    huge = X.astype(np.float64) * 1e300
+    with pytest.raises(ValueError, match="too large for the network's torch.float32"):
+        _fast().fit(huge, y)  # when the data is cast, before the first batch
+    clf = _fast().fit(X, y)
+    with pytest.raises(ValueError, match="too large"):
+        clf.predict(huge)
+
+
+def test_a_dict_input_has_no_sizes_for_the_default_network(blobs):
+    X, y = blobs
+    with pytest.raises(TypeError, match="not a dict.*module__n_features"):
+        _guarded().fit({"a": X}, y)
 
 
 def test_required_sizes_before_fit_are_a_clear_type_error():
