@@ -1,8 +1,31 @@
-"""The one place where private scikit-learn helpers are imported.
+"""The one place where private scikit-learn, skorch and torch names are used.
 
-scikit-learn moves private helpers between releases (``_validate_data`` moved
-in 1.6); keeping every such import here means one file to fix when it does.
+Libraries move or change private names between releases (scikit-learn moved
+``_validate_data`` in 1.6; skorch added the ``_routing_method`` argument in
+1.4): keeping every such use here means one file to check when they do.
+
+Each use, and the versions it was checked against (the classifier's tests and
+scikit-learn's estimator checks pass with each skorch version on scikit-learn
+1.8.0, and with skorch 1.4.0 on scikit-learn 1.9.1; torch 2.13.0):
+
+scikit-learn 1.8.0, 1.9.1
+    ``sklearn.base._fit_context``; ``sklearn.metrics._scorer._BaseScorer``;
+    ``sklearn.utils._safe_indexing``; ``sklearn.utils._param_validation``
+    (``HasMethods``, ``Interval``, ``Options``, ``StrOptions``,
+    ``validate_parameter_constraints``, ``validate_params``);
+    ``sklearn.utils.validation._check_method_params``, ``_check_sample_weight``,
+    ``_num_samples``.
+skorch 1.2.0, 1.3.1, 1.4.0
+    ``NeuralNet._criteria`` (the names of a net's criteria; skorch's own
+    ``predict_nonlinearity="auto"`` reads it), in :func:`criterion_names`;
+    the ``_routing_method`` argument of ``NeuralNet.partial_fit`` (1.4 only),
+    in :func:`partial_fit_kwargs`.
+torch 2.13.0
+    ``_orig_mod``, the module inside a ``torch.compile``'d one, in
+    :func:`uncompiled`.
 """
+
+import inspect
 
 from sklearn.base import _fit_context
 from sklearn.metrics._scorer import _BaseScorer
@@ -32,6 +55,34 @@ __all__ = [
     "_fit_context",
     "_num_samples",
     "_safe_indexing",
+    "criterion_names",
+    "partial_fit_kwargs",
+    "uncompiled",
     "validate_parameter_constraints",
     "validate_params",
 ]
+
+
+def partial_fit_kwargs(method):
+    """Arguments that make ``NeuralNet.partial_fit`` route parameters as ``method``.
+
+    skorch >= 1.4 routes metadata, and ``NeuralNet.fit`` tells ``partial_fit``
+    which public method the parameters were requested for; earlier versions
+    take no such argument. (skorch is imported here, not at the top, so that
+    the torch-free parts of the package can import this module.)
+    """
+    from skorch import NeuralNet
+
+    if "_routing_method" in inspect.signature(NeuralNet.fit_loop).parameters:
+        return {"_routing_method": method}
+    return {}
+
+
+def criterion_names(net):
+    """The names of a skorch net's criteria (``["criterion"]`` by default)."""
+    return list(net._criteria)
+
+
+def uncompiled(module):
+    """The module itself, also when it was compiled with ``torch.compile``."""
+    return getattr(module, "_orig_mod", module)

@@ -13,6 +13,10 @@ merged into the one before it, because Generative Cross-Entropy with
 Under data parallelism (``distributed=True``), every process walks through
 the same sequence of global batches and takes its own contiguous part of
 each, so that the processes together see exactly the batches of one process.
+
+:func:`fixed_size_chunks`, :func:`first_rows` and :func:`cat_rows` let
+inference run every batch at one fixed shape (see
+``GCEClassifier.predict_proba``).
 """
 
 import numpy as np
@@ -22,7 +26,15 @@ import torch.distributed as dist
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset
 
-__all__ = ["BatchIterator", "batch_bounds"]
+from ._weights import WeightedDataset, WeightedTarget
+
+__all__ = [
+    "BatchIterator",
+    "batch_bounds",
+    "cat_rows",
+    "first_rows",
+    "fixed_size_chunks",
+]
 
 
 def batch_bounds(n_samples, batch_size, drop_last=False, min_size=2):
@@ -98,9 +110,10 @@ class BatchIterator:
     Parameters
     ----------
     dataset : torch.utils.data.Dataset
-        A ``skorch.dataset.Dataset`` (or a ``Subset`` of one) holding numpy
-        arrays, torch tensors, scipy sparse matrices or dicts of arrays is
-        sliced in memory; any other dataset goes through a ``DataLoader``.
+        A ``skorch.dataset.Dataset`` (or a ``Subset`` of one, with or without
+        sample weights) holding numpy arrays, torch tensors, scipy sparse
+        matrices or dicts of arrays is sliced in memory; any other dataset
+        goes through a ``DataLoader``.
     batch_size : int, default=128
         Samples per batch; -1 for one batch of everything.
     shuffle : bool, default=False
@@ -264,10 +277,17 @@ def _epoch_order(n_samples, generator, shard):
 
 
 def _in_memory_arrays(dataset):
-    """(X, y) of a plain skorch Dataset or a Subset of one, else None."""
+    """(X, y) of a plain skorch Dataset or a Subset of one, else None.
+
+    With sample weights (a :class:`WeightedDataset`), y is a
+    :class:`WeightedTarget` of the targets and the weights."""
     indices = None
     if isinstance(dataset, Subset):
         indices = np.asarray(dataset.indices)
+        dataset = dataset.dataset
+    weights = None
+    if isinstance(dataset, WeightedDataset):
+        weights = torch.from_numpy(np.asarray(dataset.sample_weight))
         dataset = dataset.dataset
     plain = (
         isinstance(dataset, Dataset)
@@ -277,6 +297,8 @@ def _in_memory_arrays(dataset):
     if not plain or not _sliceable(dataset.X) or not _sliceable(dataset.y, True):
         return None
     X, y = _as_batchable(dataset.X), _as_batchable(dataset.y)
+    if weights is not None:
+        y = WeightedTarget(y, weights)
     if indices is not None:
         X, y = _subset(X, indices), _subset(y, indices)
     return X, y
@@ -285,6 +307,8 @@ def _in_memory_arrays(dataset):
 def _sliceable(data, allow_none=False):
     if data is None:
         return allow_none
+    if isinstance(data, WeightedTarget):
+        return all(_sliceable(value) for value in data)
     if isinstance(data, dict):
         return bool(data) and all(_sliceable(value) for value in data.values())
     if isinstance(data, np.ndarray):
@@ -293,10 +317,15 @@ def _sliceable(data, allow_none=False):
 
 
 def _as_batchable(data):
-    """Numeric numpy arrays become tensors (zero-copy where possible)."""
+    """Numeric numpy arrays become tensors (zero-copy where possible).
+
+    Unsigned integers wider than 8 bits stay numpy arrays: torch can store
+    but not index or search them."""
     if isinstance(data, dict):
         return {key: _as_batchable(value) for key, value in data.items()}
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
+    if isinstance(data, np.ndarray) and (
+        data.dtype.kind in "bif" or data.dtype == np.uint8
+    ):
         if not data.flags.writeable:
             data = data.copy()
         return torch.from_numpy(np.ascontiguousarray(data))
@@ -305,12 +334,21 @@ def _as_batchable(data):
     return data
 
 
+def _map(fn, data, *args):
+    """``fn`` applied to each part of a dict or a (named) tuple, same type."""
+    if isinstance(data, dict):
+        return {key: fn(value, *args) for key, value in data.items()}
+    if isinstance(data, WeightedTarget):
+        return WeightedTarget(*(fn(value, *args) for value in data))
+    return type(data)(fn(value, *args) for value in data)
+
+
 def _subset(data, indices):
     """Rows ``indices`` (a numpy array) of one batchable object, same type."""
     if data is None:
         return None
-    if isinstance(data, dict):
-        return {key: _subset(value, indices) for key, value in data.items()}
+    if isinstance(data, (dict, WeightedTarget)):
+        return _map(_subset, data, indices)
     if isinstance(data, torch.Tensor):
         return data.index_select(0, torch.as_tensor(indices, dtype=torch.int64))
     return data[indices]
@@ -319,10 +357,8 @@ def _subset(data, indices):
 def _to_device(data, device):
     if isinstance(data, torch.Tensor):
         return data.to(device)
-    if isinstance(data, dict):
-        return {key: _to_device(value, device) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return type(data)(_to_device(value, device) for value in data)
+    if isinstance(data, (dict, list, tuple)):
+        return _map(_to_device, data, device)
     return data
 
 
@@ -330,11 +366,93 @@ def _take(data, index):
     """Rows ``index`` (a slice or an int64 tensor) of one batchable object."""
     if data is None:
         return None
-    if isinstance(data, dict):
-        return {key: _take(value, index) for key, value in data.items()}
+    if isinstance(data, (dict, WeightedTarget)):
+        return _map(_take, data, index)
     if isinstance(data, torch.Tensor):
         return data[index] if isinstance(index, slice) else data.index_select(0, index)
     rows = index if isinstance(index, slice) else index.numpy()
     if sp.issparse(data):
         return torch.from_numpy(data[rows].toarray())
     return data[rows]
+
+
+def fixed_size_chunks(X, size):
+    """``X`` cut into chunks of exactly ``size`` rows, the last one padded.
+
+    The padding repeats the last row. Each chunk is a new contiguous tensor
+    (never a view into ``X``), so that every chunk has the same memory
+    layout. ``X`` is a tensor, or a dict, list or tuple of tensors with the
+    same number of rows; for anything else (or no rows) the answer is None.
+
+    Returns
+    -------
+    chunks : list of (chunk, n_rows) or None
+        Each chunk, and how many of its rows are real.
+
+    Examples
+    --------
+    >>> import torch
+    >>> [(c.ravel().tolist(), n) for c, n in fixed_size_chunks(torch.arange(5), 3)]
+    [([0, 1, 2], 3), ([3, 4, 4], 2)]
+    """
+    values = list(X.values()) if isinstance(X, dict) else X
+    if isinstance(X, torch.Tensor):
+        values = [X]
+    elif not isinstance(X, (dict, list, tuple)):
+        return None
+    if not values or not all(
+        isinstance(v, torch.Tensor) and v.ndim > 0 for v in values
+    ):
+        return None
+    n_rows = {len(v) for v in values}
+    if len(n_rows) != 1 or 0 in n_rows:
+        return None
+    n_rows = n_rows.pop()
+    chunks = []
+    for start in range(0, n_rows, size):
+        index = slice(start, min(start + size, n_rows))
+        chunk = _rows(X, index)
+        real = index.stop - index.start
+        if real < size:
+            chunk = _pad(chunk, size - real)
+        chunks.append((chunk, real))
+    return chunks
+
+
+def _rows(data, index):
+    if isinstance(data, torch.Tensor):
+        # a copy, not a view: matrix kernels may round differently for data at
+        # another memory alignment (seen with MKL on 2 threads)
+        return data[index].clone(memory_format=torch.contiguous_format)
+    return _map(_rows, data, index)
+
+
+def _pad(data, n_extra):
+    if isinstance(data, torch.Tensor):
+        return torch.cat([data, data[-1:].expand(n_extra, *data.shape[1:])])
+    return _map(_pad, data, n_extra)
+
+
+def first_rows(output, n_rows, n_padded):
+    """The first ``n_rows`` rows of each tensor of a module's ``output``, or None.
+
+    None when some part of the output does not have one row per input row
+    (``n_padded`` rows), so that the padding cannot be dropped from it.
+    """
+    parts = output if isinstance(output, tuple) else (output,)
+    if not all(isinstance(p, torch.Tensor) and p.ndim > 0 for p in parts):
+        return None
+    if any(len(p) != n_padded for p in parts):
+        return None
+    if isinstance(output, tuple):
+        return tuple(p[:n_rows] for p in output)
+    return output[:n_rows]
+
+
+def cat_rows(outputs):
+    """Outputs of consecutive chunks (tensors or tuples of them) joined by rows."""
+    if len(outputs) == 1:
+        return outputs[0]
+    if isinstance(outputs[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*outputs))
+    return torch.cat(outputs)

@@ -1,48 +1,82 @@
-"""GCEClassifier: skorch's NeuralNetClassifier trained with Generative Cross-Entropy."""
+"""GCEClassifier: skorch's NeuralNetClassifier trained with Generative Cross-Entropy.
+
+The class extends skorch through its documented hooks, as skorch's own
+``NeuralNetClassifier`` extends ``NeuralNet``; what skorch does not offer
+lives in small modules: input checks (``_validation``), class labels
+(``_labels``), sample weights (``_weights``), batching (``batching``) and the
+few private names of other libraries (``_compat``).
+"""
 
 import contextlib
 import inspect
-import math
+import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_consistent_length
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback
-from skorch.dataset import Dataset
-from skorch.utils import data_from_dataset, is_dataset, to_numpy
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import Dataset, ValidSplit, unpack_data
+from skorch.utils import is_dataset, to_numpy, to_tensor
+from torch.utils.data import DataLoader
 
-from ._compat import Interval, Options, StrOptions, validate_parameter_constraints
-from .batching import BatchIterator
-from .losses import DualFocalLoss, FLSD53Loss, FocalLoss, GCELoss, _check_reg_weight
+from ._compat import (
+    Interval,
+    Options,
+    StrOptions,
+    criterion_names,
+    partial_fit_kwargs,
+    uncompiled,
+    validate_parameter_constraints,
+)
+from ._files import replaced_on_success
+from ._labels import (
+    as_targets,
+    check_targets,
+    class_index,
+    distinct_labels,
+    partial_fit_classes,
+)
+from ._outputs import (
+    as_probabilities,
+    auto_nonlinearity,
+    check_n_outputs,
+    check_proba,
+    divergence,
+    to_proba,
+)
+from ._sizing import check_layers, required_sizes
+from ._validation import as_network_input, check_input, first_array, sample_shape
+from ._weights import (
+    WeightedDataset,
+    WeightedTarget,
+    accepts_sample_weight,
+    check_weightable,
+    sample_weights,
+    weighted_loss,
+)
+from .batching import BatchIterator, cat_rows, first_rows, fixed_size_chunks
+from .losses import GCELoss
 from .modules import MLPModule
 
 __all__ = ["GCEClassifier"]
 
-# criteria whose module output are logits, so that predict_proba applies softmax
-_LOGIT_CRITERIA = (
-    GCELoss,
-    FocalLoss,
-    FLSD53Loss,
-    DualFocalLoss,
-    torch.nn.CrossEntropyLoss,
-)
+# inference batches have a multiple of this many rows (see predict_proba)
+_INFERENCE_ROWS = 64
 
 
-def _stored_privately(name):
-    """A property kept out of ``vars()``, for state skorch sets in ``__init__``.
+def _outside_vars(name):
+    """A property for state that skorch sets in ``__init__``.
 
     scikit-learn requires ``__init__`` to set nothing but parameters; skorch
-    sets ``history_``, ``initialized_`` and ``virtual_params_`` there.
+    sets ``history_``, ``initialized_`` and ``virtual_params_`` there. The
+    value is kept under ``_<name>`` without the trailing underscore, so that
+    neither ``get_params`` nor scikit-learn's ``check_is_fitted`` takes it
+    for a parameter or a fitted attribute.
     """
     key = "_" + name.rstrip("_")
 
@@ -58,62 +92,6 @@ def _stored_privately(name):
     return property(getter, setter)
 
 
-_NUMPY_DTYPES = {
-    torch.float16: np.float16,
-    torch.float32: np.float32,
-    torch.float64: np.float64,
-}
-
-
-def _softmax_float64(logits):
-    return torch.softmax(logits.double(), dim=-1)
-
-
-class _TargetCodec:
-    """Maps class labels to the indices the criterion needs, batch by batch.
-
-    Datasets keep the user's labels, so that skorch's scoring callbacks compare
-    ``predict`` (labels) with labels; only the loss sees indices.
-    """
-
-    def __init__(self, classes):
-        self.classes = np.asarray(classes)
-        self.order = np.argsort(self.classes, kind="stable")
-        self.sorted = self.classes[self.order]
-        self._tensors = {}
-
-    def indices(self, labels):
-        """Indices of numpy labels; ValueError for unknown labels."""
-        labels = np.asarray(labels)
-        position = np.searchsorted(self.sorted, labels)
-        position = np.clip(position, 0, len(self.sorted) - 1)
-        unknown = self.sorted[position] != labels
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels not in classes_ {self.classes.tolist()}: "
-                f"{np.unique(labels[unknown]).tolist()}."
-            )
-        return self.order[position]
-
-    def encode_batch(self, labels):
-        if not isinstance(labels, torch.Tensor):
-            return torch.from_numpy(self.indices(labels))
-        device = labels.device
-        if device not in self._tensors:
-            self._tensors[device] = (
-                torch.as_tensor(self.sorted, device=device),
-                torch.as_tensor(self.order, device=device),
-            )
-        sorted_classes, order = self._tensors[device]
-        return order[torch.searchsorted(sorted_classes, labels)]
-
-    def __getstate__(self):
-        return {"classes": self.classes, "order": self.order, "sorted": self.sorted}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state, _tensors={})
-
-
 class GCEClassifier(NeuralNetClassifier):
     """Neural-network classifier trained with Generative Cross-Entropy.
 
@@ -121,22 +99,27 @@ class GCEClassifier(NeuralNetClassifier):
     :class:`~sklearn_gce.GCELoss` (cross-entropy plus ``reg_weight`` times a
     class-level confidence regulariser, arXiv 2604.06689), with the
     behaviour of a scikit-learn classifier: labels of any type, input
-    validation, ``random_state``, ``classes_``, ``n_features_in_`` and
-    ``feature_names_in_``. Everything skorch offers keeps working: any torch
-    module, criterion and optimizer; prefixed parameters (``module__``,
-    ``criterion__``, ``optimizer__``, ``iterator_train__``, ``callbacks__``);
-    callbacks and history; tensors, dicts and torch datasets as input;
-    ``save_params`` / ``load_params``; ``warm_start`` and ``partial_fit``.
+    validation, sample and class weights, early stopping, ``random_state``,
+    ``classes_``, ``n_features_in_`` and ``feature_names_in_``. Everything
+    skorch offers keeps working: any torch module, criterion and optimizer;
+    prefixed parameters (``module__``, ``criterion__``, ``optimizer__``,
+    ``iterator_train__``, ``callbacks__``); callbacks and history; tensors,
+    dicts and torch datasets as input; ``save_params`` / ``load_params``;
+    ``warm_start`` and ``partial_fit``.
 
     Parameters
     ----------
     module : torch.nn.Module class or instance, default=None
-        The network, returning logits for the default criterion. ``None``
-        builds a :class:`MLPModule` sized from the data; set its layers with
-        ``module__hidden_sizes=(...)`` and ``module__dropout``.
-    reg_weight : float, default=1.0
+        The network. ``None`` is :class:`~sklearn_gce.MLPModule` (set its
+        layers with ``module__hidden_sizes=(...)`` and ``module__dropout``).
+        A module class whose ``__init__`` requires (has no default for)
+        ``n_features`` (the size of one flattened sample), ``input_shape``
+        (the shape of one sample, e.g. ``(1, 8, 8)``) or ``n_classes`` gets
+        them from the training data, unless ``module__<name>`` is set.
+    reg_weight : float in [0, 1], default=1.0
         Weight of GCE's regulariser: 0 is plain cross-entropy, 1 the paper's
-        loss. Used when ``criterion`` is :class:`~sklearn_gce.GCELoss`.
+        loss. Used when ``criterion`` is :class:`~sklearn_gce.GCELoss`. Above
+        1 the loss is unbounded below, so it is refused.
     criterion : torch criterion class or instance, default=GCELoss
         Any skorch criterion, e.g. ``torch.nn.CrossEntropyLoss``.
     optimizer : torch optimizer class, default=torch.optim.Adam
@@ -145,6 +128,19 @@ class GCEClassifier(NeuralNetClassifier):
     batch_size : int, default=64
         Samples per batch (-1: all). The batch marginal of GCE is estimated
         over each batch, so the loss depends on it.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the training data
+        (or use ``train_split``'s validation data, if set), stop when the
+        validation loss has not improved by at least ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the weights of the best
+        epoch (skorch's ``EarlyStopping(load_best=True)``).
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        An absolute threshold: GCE's loss can be negative.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn's classifiers;
+        multiplied with ``sample_weight``.
     iterator_train, iterator_valid : class, default=BatchIterator
         :class:`~sklearn_gce.batching.BatchIterator` slices in-memory data
         and merges a last batch of one sample into the one before. Training
@@ -155,7 +151,11 @@ class GCEClassifier(NeuralNetClassifier):
         None trains on all data, as scikit-learn estimators do.
     callbacks : list or None, default=None
     predict_nonlinearity : callable, None or "auto", default="auto"
-        "auto" applies a softmax (in float64) for logit criteria.
+        How ``predict_proba`` turns the module's outputs into probabilities.
+        "auto" applies a softmax (in float64), except for an ``NLLLoss``
+        criterion or several criteria, where (as in skorch) the module must
+        output probabilities, which is checked. None returns the outputs as
+        they are.
     warm_start : bool, default=False
     verbose : int, default=0
         skorch's per-epoch log is printed when > 0.
@@ -163,11 +163,12 @@ class GCEClassifier(NeuralNetClassifier):
     compile, use_caching, torch_load_kwargs
         As in skorch.
     classes : array-like or None, default=None
-        All class labels, if ``y`` may not show them all.
+        All class labels, in the order of the module's outputs, if ``y`` may
+        not show them all.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and dropout for a fit (the
-        global torch random state is restored afterwards). None uses torch's
-        global random state.
+        Seeds weight initialisation, shuffling, dropout and the early-stopping
+        split of a fit (the global torch random state is restored afterwards).
+        None uses torch's and numpy's global random states.
     **kwargs
         skorch's prefixed parameters.
 
@@ -175,19 +176,23 @@ class GCEClassifier(NeuralNetClassifier):
     ----------
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-        Set for array-like input.
+        Set for array-like and 2-D tensor input.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Set when X has string column names.
     module_, criterion_, optimizer_, history_, callbacks_
         skorch's fitted components.
 
+    See Also
+    --------
+    sklearn_gce.GCELoss : The loss.
+    sklearn_gce.ATSCalibrator : Post-hoc calibration of the probabilities.
+
     Notes
     -----
-    Differences from skorch's ``NeuralNetClassifier``: ``predict`` returns
-    class labels rather than indices; array-likes are validated like
-    scikit-learn inputs (a DataFrame becomes a float array, not a dict of
-    columns); floating inputs are cast to the network's float dtype; targets
-    given through a torch ``Dataset`` are class indices, as in skorch.
+    The differences from skorch's ``NeuralNetClassifier`` are listed in the
+    README ("Differences from skorch"): mainly, ``predict`` returns labels,
+    array-likes are checked like scikit-learn inputs, and probabilities do
+    not depend on the batch a sample is predicted in.
 
     Examples
     --------
@@ -201,19 +206,24 @@ class GCEClassifier(NeuralNetClassifier):
     True
     """
 
-    history_ = _stored_privately("history_")
-    initialized_ = _stored_privately("initialized_")
-    virtual_params_ = _stored_privately("virtual_params_")
+    history_ = _outside_vars("history_")
+    initialized_ = _outside_vars("initialized_")
+    virtual_params_ = _outside_vars("virtual_params_")
 
     _parameter_constraints = {
-        "reg_weight": [Interval(Real, 0, None, closed="left")],
+        "reg_weight": [Interval(Real, 0, 1, closed="both")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             Options(Integral, {-1}),
         ],
-        "train_split": [None, callable],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+        "train_split": [None, callable, Options(bool, {False})],
         "predict_nonlinearity": [None, callable, StrOptions({"auto"})],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -232,6 +242,11 @@ class GCEClassifier(NeuralNetClassifier):
         lr=1e-3,
         max_epochs=60,
         batch_size=64,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        class_weight=None,
         iterator_train=BatchIterator,
         iterator_valid=BatchIterator,
         dataset=Dataset,
@@ -271,17 +286,12 @@ class GCEClassifier(NeuralNetClassifier):
             **kwargs,
         )
         self.reg_weight = reg_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.class_weight = class_weight
         self.random_state = random_state
-
-    # --- scikit-learn's estimator contract ---
-
-    def _get_param_names(self):
-        names = _init_param_names(type(self))
-        # skorch's prefixed parameters, and other keyword arguments that skorch
-        # tracks for validation (it rejects unknown ones at initialize)
-        extra = set(self.__dict__.get("_params_to_validate", ())) & set(self.__dict__)
-        extra |= {key for key in self.__dict__ if "__" in key}
-        return sorted(names | {key for key in extra if not key.endswith("_")})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -289,45 +299,39 @@ class GCEClassifier(NeuralNetClassifier):
         tags.input_tags.allow_nan = False
         return tags
 
+    def get_params(self, deep=True, **kwargs):
+        params = super().get_params(deep=deep, **kwargs)
+        # skorch lists every attribute not ending with "_", private ones too
+        return {key: value for key, value in params.items() if key[0] != "_"}
+
     def set_params(self, **params):
         if "callbacks" in params and not self.initialized_:
-            # skorch would initialize the callbacks now; validate them at fit
+            # skorch would initialize the callbacks now; they are checked at fit
             self.callbacks = params.pop("callbacks")
         super().set_params(**params)
-        criterion = self.__dict__.get("criterion_")
+        criterion = uncompiled(self.__dict__.get("criterion_"))
         if "reg_weight" in params and isinstance(criterion, GCELoss):
-            criterion.reg_weight = _check_reg_weight(params["reg_weight"])
+            criterion.reg_weight = params["reg_weight"]
         return self
-
-    def _check_params(self):
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            {name: getattr(self, name) for name in self._parameter_constraints},
-            caller_name=type(self).__name__,
-        )
-        device = torch.device(self.device) if self.device is not None else None
-        if (
-            device is not None
-            and device.type == "cuda"
-            and not torch.cuda.is_available()
-        ):
-            raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available; "
-                "use device='cpu'."
-            )
 
     # --- fitting ---
 
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Initialize (unless ``warm_start``) and train the network.
 
         Parameters
         ----------
         X : array-like, sparse matrix, torch tensor, dict or torch Dataset
-            Array-likes of shape (n_samples, n_features, ...) are validated
-            as in scikit-learn; skorch's other input types pass through.
+            Array-likes of shape (n_samples, n_features, ...) are checked as
+            in scikit-learn; skorch's other input types pass through. A
+            Dataset yields ``(X_i, y_i)`` with ``y_i`` a label of
+            ``classes_`` (or, as in skorch, a class index).
         y : array-like of shape (n_samples,) or None
-            Class labels; None only when ``X`` is a Dataset yielding targets.
+            Class labels; None only when ``X`` is a Dataset.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, passed to the criterion (see
+            :class:`~sklearn_gce.GCELoss`; other criteria are weighted per
+            sample with ``reduction="none"``).
         **fit_params
             Passed to the module's ``forward`` and to ``train_split``.
 
@@ -335,25 +339,21 @@ class GCEClassifier(NeuralNetClassifier):
         -------
         self : GCEClassifier
         """
-        self._check_params()
-        reset = not (self.warm_start and self.initialized_)
-        X, y = self._validate_training_data(X, y, reset=reset)
-        with self._seeded():
-            if reset:
-                self.initialize()
-            X = self._as_network_dtype(X)
-            super().partial_fit(X, y, _routing_method="fit", **fit_params)
-        return self
+        initialize = not (self.warm_start and self.initialized_)
+        return self._fit(
+            X, y, sample_weight, fit_params, method="fit", initialize=initialize
+        )
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initializing.
 
         Parameters
         ----------
-        X, y
+        X, y, sample_weight
             As in :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
-            All labels, at the first call, if this ``y`` lacks some of them.
+            All labels, at the first call, if this ``y`` lacks some of them;
+            later calls must give the same classes (or None).
         **fit_params
             As in :meth:`fit`.
 
@@ -361,15 +361,111 @@ class GCEClassifier(NeuralNetClassifier):
         -------
         self : GCEClassifier
         """
+        return self._fit(
+            X,
+            y,
+            sample_weight,
+            fit_params,
+            method="partial_fit",
+            initialize=not self.initialized_,
+            classes=classes,
+        )
+
+    def _fit(
+        self, X, y, sample_weight, fit_params, *, method, initialize, classes=None
+    ):
+        """Check the data, initialize if asked, and run skorch's training."""
         self._check_params()
-        first_call = not self.initialized_
-        X, y = self._validate_training_data(X, y, reset=first_call, classes=classes)
+        if initialize:
+            self._forget_data()
+        first = "_sample_shape_" not in self.__dict__
+        self.check_data(X, y)
+        if classes is not None:
+            classes = partial_fit_classes(
+                classes, None if first else self.classes_, self.classes
+            )
+            if first:
+                self.classes_inferred_ = classes
+        y = as_targets(y)
+        weight = sample_weights(
+            X, y, sample_weight, self.class_weight, incremental=method != "fit"
+        )
         with self._seeded():
-            if first_call:
+            if initialize:
                 self.initialize()
-            X = self._as_network_dtype(X)
-            super().partial_fit(X, y, **fit_params)
+            try:
+                self._class_index_ = class_index(self.classes_, y)
+            except AttributeError:  # unknown classes: targets are indices
+                self._class_index_ = None
+            if weight is not None:
+                check_weightable(self.criterion_)
+                X = WeightedDataset(self.get_dataset(X, y), weight)
+            self._divergence_reported_ = False
+            try:
+                super().partial_fit(X, y, **partial_fit_kwargs(method), **fit_params)
+            finally:
+                del self._divergence_reported_
         return self
+
+    def _check_params(self):
+        if isinstance(self.reg_weight, Real) and self.reg_weight > 1:
+            raise ValueError(
+                f"reg_weight={self.reg_weight} is above 1: the regulariser then "
+                "outweighs the cross-entropy, the loss is unbounded below, and "
+                "training drives the predictions toward degenerate ones instead "
+                "of the true probabilities. Use a reg_weight in [0, 1] (1 is the "
+                "paper's loss)."
+            )
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+        device = torch.device(self.device) if self.device is not None else None
+        if device is not None and device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={self.device!r} was requested but CUDA is not "
+                    "available; use device='cpu'."
+                )
+
+    def _forget_data(self):
+        for name in (
+            "classes_inferred_",
+            "n_features_in_",
+            "feature_names_in_",
+            "_sample_shape_",
+            "_class_index_",
+        ):
+            self.__dict__.pop(name, None)
+
+    def check_data(self, X, y=None):
+        """Check the training data as scikit-learn does, before any training.
+
+        The first fit (or partial_fit) records what the data says about the
+        network: ``classes_`` (the labels of ``y``, or the targets of a
+        Dataset), ``n_features_in_``, ``feature_names_in_`` and the shape of a
+        sample. Later calls (skorch's fit loop calls it again) check ``y`` only.
+        """
+        first = "_sample_shape_" not in self.__dict__
+        if y is not None:
+            y = check_targets(y)
+        if is_dataset(X):
+            if first:
+                super().check_data(X, y)
+                self._sample_shape_ = sample_shape(X)
+            return
+        if y is None and self.iterator_train in (DataLoader, BatchIterator):
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target "
+                "y is None (only a Dataset as X can carry the targets)."
+            )
+        if first:
+            X = check_input(self, X, reset=True)
+            if y is not None:
+                check_consistent_length(first_array(X), y)
+                self.classes_inferred_ = distinct_labels(y)
+            self._sample_shape_ = sample_shape(X)
 
     @contextlib.contextmanager
     def _seeded(self):
@@ -384,23 +480,59 @@ class GCEClassifier(NeuralNetClassifier):
             torch.manual_seed(seed)
             yield
 
+    def get_dataset(self, X, y=None):
+        """The dataset of ``X`` and ``y``, checked, in the network's float dtype.
+
+        Array-likes are checked as in scikit-learn (when predicting, against
+        the number of features and the names seen in fit); floating inputs
+        (any numeric input, for the default MLP) are cast to the dtype of the
+        module's parameters. Datasets pass unchanged.
+        """
+        if is_dataset(X):
+            return X
+        X = check_input(self, X, reset=False)
+        dtype = _float_dtype(self.__dict__.get("module_"))
+        X = as_network_input(X, dtype, cast_integers=self.module is None)
+        return super().get_dataset(X, as_targets(y))
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Training and validation data; with ``early_stopping`` and no
+        ``train_split``, a stratified hold-out of ``validation_fraction``."""
+        if not (self.early_stopping and not self.train_split):
+            return super().get_split_datasets(X, y, **fit_params)
+        split = ValidSplit(
+            self.validation_fraction,
+            stratified=y is not None,
+            random_state=self.random_state,
+        )
+        return split(self.get_dataset(X, y), y, **fit_params)
+
+    def get_default_callbacks(self):
+        """skorch's classifier callbacks, and ``EarlyStopping`` if asked for."""
+        callbacks = list(super().get_default_callbacks())
+        if self.early_stopping:
+            stopping = EarlyStopping(
+                monitor="valid_loss",
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                threshold_mode="abs",
+                load_best=True,
+            )
+            callbacks.append(("early_stopping", stopping))
+        return callbacks
+
     def initialize_module(self):
-        """Build the module; with ``module=None``, an MLP sized from the data."""
+        """Build the module; a module class gets the data's sizes it requires."""
         kwargs = self.get_params_for("module")
-        module = self.module
-        if module is None:
-            module = MLPModule
-            sizes = self.__dict__.get("_default_module_sizes", {})
-            kwargs = {**sizes, **kwargs}
-            missing = [
-                name for name in ("n_features", "n_classes") if name not in kwargs
-            ]
-            if missing:
-                raise ValueError(
-                    "With module=None the network is sized from the data: call fit, "
-                    f"or pass {' and '.join('module__' + m for m in missing)}."
-                )
+        module = MLPModule if self.module is None else self.module
+        if inspect.isclass(module):
+            classes = None
+            with contextlib.suppress(AttributeError):
+                classes = self.classes_
+            shape = self.__dict__.get("_sample_shape_")
+            kwargs = {**required_sizes(module, kwargs, shape, classes), **kwargs}
         self.module_ = self.initialized_instance(module, kwargs)
+        check_layers(self.module_)
         return self
 
     def initialize_criterion(self):
@@ -422,120 +554,172 @@ class GCEClassifier(NeuralNetClassifier):
         return self
 
     def get_iterator(self, dataset, training=False):
-        """Batches of ``dataset``; training batches are shuffled by default."""
+        """Batches of ``dataset``; BatchIterator shuffles training batches."""
         prefix = "iterator_train" if training else "iterator_valid"
         iterator = self.iterator_train if training else self.iterator_valid
+        if iterator is not BatchIterator:
+            return super().get_iterator(dataset, training=training)
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("batch_size", self.batch_size)
         if kwargs["batch_size"] == -1:
             kwargs["batch_size"] = len(dataset)
-        if training and iterator is BatchIterator:
+        if training:
             kwargs.setdefault("shuffle", True)
-        if iterator is BatchIterator and _data_parallel_processes(self) > 1:
+        if _data_parallel_processes(self) > 1:
             # accelerate shards, places and gathers DataLoaders, and passes any
             # other iterator through: training batches are sharded here, exactly;
             # evaluation is left to accelerate, which gathers predictions
             if not training:
                 kwargs.setdefault("generator", torch.Generator())  # not torch's
-                return torch.utils.data.DataLoader(dataset, **kwargs)
+                return DataLoader(dataset, **kwargs)
             kwargs["distributed"] = True
             if self.accelerator.device_placement:
                 kwargs.setdefault("device", self.accelerator.device)
         return iterator(dataset, **kwargs)
 
-    def check_data(self, X, y):
-        # labels were validated in fit; only a Dataset's classes need inferring
-        if y is None and is_dataset(X) and "classes_inferred_" not in self.__dict__:
-            super().check_data(X, y)
-
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The criterion on this batch, with labels mapped to class indices."""
-        codec = self.__dict__.get("_target_codec")
-        if codec is not None:
-            y_true = codec.encode_batch(y_true)
-        if (
-            training
-            and len(y_true) == 1
-            and isinstance(self.criterion_, GCELoss)
-            and self.criterion_.reg_weight > 0
-            and _data_parallel_processes(self) == 1  # the global batch is larger
-        ):
-            raise ValueError(
-                "Got a training batch of one sample, which carries no Generative "
-                "Cross-Entropy gradient. Use the default iterator_train "
-                "(BatchIterator merges such a batch), or drop_last=True."
-            )
-        return super().get_loss(y_pred, y_true, X=X, training=training)
+        """The criterion's loss on a batch.
 
-    def _set_training(self, training=True):
-        # skorch calls module.train() on every batch, which walks all submodules;
-        # only switch modules whose mode differs
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, torch.nn.Module) and module.training != training:
-                module.train(training)
-
-    def notify(self, method_name, **cb_kwargs):
-        """Call ``method_name`` on the net and on each callback that defines it.
-
-        Same as skorch's, but callbacks that inherit skorch's no-op method are
-        skipped, which matters for the per-batch events of small networks.
+        The batch's labels become class indices (positions in ``classes_``),
+        and the module must have one output per class. Sample weights (the
+        targets are then a ``WeightedTarget``) go to the criterion's
+        ``sample_weight`` argument, or weight its per-sample losses
+        (``reduction="none"``).
         """
-        getattr(self, method_name)(self, **cb_kwargs)
-        for method in self._callback_methods(method_name):
-            method(self, **cb_kwargs)
-
-    def _callback_methods(self, method_name):
-        callbacks = self.callbacks_
-        cached = self.__dict__.get("_notify_cache")
-        if cached is None or cached[0] is not callbacks or cached[1] != len(callbacks):
-            cached = (callbacks, len(callbacks), {})
-            self.__dict__["_notify_cache"] = cached
-        methods = cached[2].get(method_name)
-        if methods is None:
-            noop = getattr(Callback, method_name)
-            methods = [
-                getattr(cb, method_name)
-                for _, cb in callbacks
-                if getattr(type(cb), method_name, None) is not noop
-            ]
-            cached[2][method_name] = methods
-        return methods
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_notify_cache", None)
-        return state
+        weight = None
+        if isinstance(y_true, WeightedTarget):
+            y_true, weight = y_true
+        index = self.__dict__.get("_class_index_")
+        if index is not None:
+            if getattr(y_true, "ndim", 1) != 1:
+                raise ValueError(
+                    f"{type(self).__name__} needs 1-D class labels as targets; got "
+                    f"a batch of shape {tuple(y_true.shape)}: multi-dimensional "
+                    "targets need a get_loss of your own."
+                )
+            if isinstance(y_pred, torch.Tensor) and y_pred.ndim == 2:
+                check_n_outputs(y_pred.shape[1], index.classes)
+            y_true = index(y_true)
+        criterion = uncompiled(self.__dict__.get("criterion_"))
+        if training and len(y_true) == 1 and isinstance(criterion, GCELoss):
+            if criterion.reg_weight > 0 and _data_parallel_processes(self) == 1:
+                raise ValueError(
+                    "Got a training batch of one sample, which carries no "
+                    "Generative Cross-Entropy gradient. Use the default "
+                    "iterator_train (BatchIterator merges such a batch), or "
+                    "drop_last=True."
+                )
+        if weight is None:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        weight = to_tensor(weight, device=self.device)
+        weight = weight.to(torch.promote_types(y_pred.dtype, torch.float32))
+        if accepts_sample_weight(self.criterion_):
+            y_true = to_tensor(y_true, device=self.device)
+            return self.criterion_(y_pred, y_true, sample_weight=weight)
+        return weighted_loss(
+            self.criterion_,
+            lambda: super(GCEClassifier, self).get_loss(y_pred, y_true, X, training),
+            weight,
+        )
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """Warn (once per fit) when training diverges: a loss that is not
+        finite, or a huge one with every probability exactly 0 or 1. skorch
+        trains on regardless, and so does this classifier; ``predict_proba``
+        then refuses outputs that are not finite."""
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if self.__dict__.get("_divergence_reported_", True):
+            return
         key = "train_loss" if training else "valid_loss"
         loss = self.history[-1]["batches"][-1].get(key)
-        if loss is not None and not math.isfinite(loss):
-            epoch = len(self.history)
-            raise FloatingPointError(
-                f"The {key.replace('_', ' ')} became {loss} in epoch {epoch}; "
-                "training stopped. Lower the learning rate (lr) or scale the inputs."
+        if loss is None:
+            return
+        nonlinearity, _ = auto_nonlinearity(self._criterion_modules())
+        what = divergence(loss, kwargs.get("y_pred"), nonlinearity)
+        if what is not None:
+            self._divergence_reported_ = True
+            warnings.warn(
+                f"{what} in epoch {len(self.history)} ({key}): training diverged. "
+                "Lower the learning rate (lr) or scale the inputs (with an "
+                "NLLLoss criterion, the module must return probabilities).",
+                ConvergenceWarning,
+                stacklevel=2,
             )
+
+    def _criterion_modules(self):
+        return [uncompiled(getattr(self, name + "_")) for name in criterion_names(self)]
+
+    def save_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        use_safetensors=False,
+        **kwargs,
+    ):
+        """skorch's ``save_params``, but each file is written under a temporary
+        name and renamed over the previous one only once every file is
+        complete: an interrupted save leaves the previous files intact."""
+        files = dict(
+            f_params=f_params,
+            f_optimizer=f_optimizer,
+            f_criterion=f_criterion,
+            f_history=f_history,
+            **kwargs,
+        )
+        paths = {k: v for k, v in files.items() if isinstance(v, (str, os.PathLike))}
+        with replaced_on_success(paths) as temporary:
+            files.update(temporary)
+            super().save_params(use_safetensors=use_safetensors, **files)
 
     # --- prediction ---
 
-    def forward_iter(self, X, training=False, device="cpu"):
-        self.check_is_fitted()
-        X = self._validate_inference_data(X)
-        return super().forward_iter(X, training=training, device=device)
+    def evaluation_step(self, batch, training=False):
+        """The module's output on a batch, computed at a fixed batch shape.
 
-    def _get_predict_nonlinearity(self):
-        self.check_is_fitted()
-        criterion = getattr(self.criterion_, "_orig_mod", self.criterion_)
-        if self.predict_nonlinearity == "auto" and isinstance(
-            criterion, _LOGIT_CRITERIA
-        ):
-            return _softmax_float64
-        return super()._get_predict_nonlinearity()
+        Outside training mode the batch runs in chunks of exactly the
+        inference batch size (``batch_size`` rounded up to a multiple of 64),
+        the last one padded with copies of its last row; the padding is
+        dropped from the output (see :meth:`predict_proba`). Outputs that do
+        not have one row per sample are computed on the batch as it is.
+        """
+        size = None if training else self._inference_batch_size()
+        if size is None:
+            return super().evaluation_step(batch, training=training)
+        Xi, yi = unpack_data(batch)
+        chunks = fixed_size_chunks(Xi, size)
+        if chunks is None:
+            return super().evaluation_step(batch, training=training)
+        outputs = []
+        for chunk, n_rows in chunks:
+            output = super().evaluation_step((chunk, yi), training=training)
+            output = first_rows(output, n_rows, size)
+            if output is None:
+                return super().evaluation_step(batch, training=training)
+            outputs.append(output)
+        return cat_rows(outputs)
+
+    def _inference_batch_size(self):
+        """``batch_size`` (of ``iterator_valid``) rounded up to a multiple of 64,
+        or None for -1: with several threads, matrix kernels may round a row
+        differently at another position in a batch of an odd size."""
+        size = self.get_params_for("iterator_valid").get("batch_size", self.batch_size)
+        if not isinstance(size, Integral) or size < 1:
+            return None
+        return -(-size // _INFERENCE_ROWS) * _INFERENCE_ROWS
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.
+
+        Every inference batch runs at the same shape (``batch_size`` rounded
+        up to a multiple of 64 rows; a short batch is padded), so a sample's
+        probabilities do not depend on the other samples predicted with it:
+        matrix kernels round differently for different batch shapes (by about
+        1e-7 in float32), but give a row the same result at the same shape.
+        (With ``batch_size=-1`` each call is one batch of all its samples, as
+        in skorch, which holds only for calls of the same size.) The softmax is
+        taken in float64, so that rows sum to 1 to double precision.
 
         Parameters
         ----------
@@ -545,13 +729,20 @@ class GCEClassifier(NeuralNetClassifier):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        proba = super().predict_proba(X)
-        if not np.all(np.isfinite(proba)):
-            raise FloatingPointError(
-                "The network produced non-finite outputs; its weights may have "
-                "diverged during training."
-            )
-        return proba
+        self.check_is_fitted()
+        nonlinearity, probabilities = to_proba(
+            self.predict_nonlinearity, self._criterion_modules()
+        )
+        probas = []
+        for output in self.forward_iter(X, training=False):
+            output = output[0] if isinstance(output, tuple) else output
+            probas.append(to_numpy(nonlinearity(output)))
+        proba = np.concatenate(probas, 0)
+        classes = None
+        with contextlib.suppress(AttributeError):
+            classes = self.classes_
+        check_proba(proba, classes)
+        return as_probabilities(proba) if probabilities else proba
 
     def predict(self, X):
         """Class labels of the most probable class.
@@ -573,228 +764,15 @@ class GCEClassifier(NeuralNetClassifier):
             return indices
         return np.asarray(classes)[indices]
 
-    # --- input validation ---
 
-    def _validate_training_data(self, X, y, reset, classes=None):
-        if is_dataset(X):
-            if reset:
-                self._reset_dataset_state(X, classes)
-            return X, y
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is "
-                "None."
-            )
-        if _is_torch_input(X):
-            X = self._check_torch_input(X, reset)
-            y = _check_targets(to_numpy(y) if isinstance(y, torch.Tensor) else y)
-            check_consistent_length(_first_array(X), y)
-        else:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                reset=reset,
-                accept_sparse="csr",
-                dtype="numeric",
-                allow_nd=True,
-            )
-            y = _check_targets(y)
-        if reset:
-            self._reset_label_state(y, classes, X)
-        return X, self._stored_targets(y)
-
-    def _validate_inference_data(self, X):
-        if is_dataset(X):
-            return X
-        if _is_torch_input(X):
-            X = self._check_torch_input(X, reset=False)
-        else:
-            X = validate_data(
-                self,
-                X,
-                reset=False,
-                accept_sparse="csr",
-                dtype="numeric",
-                allow_nd=True,
-            )
-        return self._as_network_dtype(X)
-
-    def _as_network_dtype(self, X):
-        """Floating input (any numeric input, for the default MLP) in the
-        network's float dtype; datasets and other inputs pass unchanged."""
-        if is_dataset(X):
-            return X
-        dtype = next(
-            (p.dtype for p in self.module_.parameters() if p.is_floating_point()),
-            torch.float32,
-        )
-        cast_all = self.module is None
-
-        def cast(data):
-            if isinstance(data, torch.Tensor):
-                if data.is_floating_point() or (cast_all and not data.is_complex()):
-                    return data.to(dtype)
-                return data
-            if hasattr(data, "dtype") and hasattr(data, "astype"):
-                if data.dtype.kind == "f" or (cast_all and data.dtype.kind in "biu"):
-                    if dtype not in _NUMPY_DTYPES:  # bfloat16 has no numpy dtype
-                        return torch.as_tensor(data.astype(np.float32)).to(dtype)
-                    return data.astype(_NUMPY_DTYPES[dtype], copy=False)
-            return data
-
-        if isinstance(X, dict):
-            return {key: cast(value) for key, value in X.items()}
-        if isinstance(X, (list, tuple)):
-            return type(X)(cast(value) for value in X)
-        return cast(X)
-
-    def _check_torch_input(self, X, reset):
-        for tensor in _tensors_in(X):
-            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                raise ValueError("Input X contains NaN or infinity.")
-        if isinstance(X, torch.Tensor) and X.ndim >= 2:
-            if reset:
-                self.n_features_in_ = X.shape[1]
-            elif getattr(self, "n_features_in_", X.shape[1]) != X.shape[1]:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input."
-                )
-        return X
-
-    def _reset_label_state(self, y, classes, X):
-        if classes is None and self.classes is not None and len(self.classes):
-            classes = self.classes
-        if classes is not None:
-            classes = np.asarray(classes)
-            if len(classes) < 2 or len(np.unique(classes)) != len(classes):
-                raise ValueError(
-                    "classes must hold at least 2 distinct labels, got "
-                    f"{classes.tolist()}."
-                )
-        else:
-            classes = np.unique(y)
-            if len(classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in the "
-                    f"data, but the data contains only one class: {classes[0]!r}."
-                )
-        self.classes_inferred_ = classes
-        is_identity = classes.dtype.kind in "iu" and np.array_equal(
-            classes, np.arange(len(classes))
-        )
-        self._target_codec = None if is_identity else _TargetCodec(classes)
-        self._default_module_sizes = {
-            "n_features": _flat_n_features(X),
-            "n_classes": len(classes),
-        }
-
-    def _reset_dataset_state(self, dataset, classes):
-        """Classes and input size from a torch Dataset (targets are indices)."""
-        self._target_codec = None
-        self.__dict__.pop("classes_inferred_", None)
-        if classes is not None:
-            self.classes_inferred_ = np.asarray(classes)
-        sizes = {}
-        try:
-            sizes["n_features"] = int(np.prod(np.shape(dataset[0][0])))
-        except (TypeError, IndexError, ValueError):
-            pass
-        known = classes if classes is not None else self.classes
-        if known is not None and len(known):
-            sizes["n_classes"] = len(known)
-        else:
-            try:
-                _, y = data_from_dataset(dataset)
-                sizes["n_classes"] = len(np.unique(to_numpy(y)))
-            except (AttributeError, TypeError):
-                pass
-        self._default_module_sizes = sizes
-
-    def _stored_targets(self, y):
-        """What the dataset keeps: class indices, or labels when they are not."""
-        codec = self.__dict__.get("_target_codec")
-        if codec is None:
-            if y.dtype.kind in "iu":
-                known = self.classes_inferred_
-                bad = (y < 0) | (y >= len(known))
-                if np.any(bad):
-                    raise ValueError(
-                        f"y contains labels not in classes_ {known.tolist()}: "
-                        f"{np.unique(y[bad]).tolist()}."
-                    )
-                return y.astype(np.int64, copy=False)
-            return _TargetCodec(self.classes_inferred_).indices(y).astype(np.int64)
-        codec.indices(y)  # raises on labels it does not know
-        return y
-
-
-def _init_param_names(cls):
-    """Keyword parameters of ``cls.__init__``, and of the ``__init__`` it
-    forwards ``*args`` to: a mixin such as skorch's ``AccelerateMixin``
-    (``__init__(self, *args, accelerator, ..., **kwargs)``) adds its own
-    parameters to those of the class it is mixed into."""
-    names = set()
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        params = inspect.signature(klass.__init__).parameters.values()
-        names |= {
-            param.name
-            for param in params
-            if param.name != "self"
-            and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD)
-        }
-        if not any(param.kind is param.VAR_POSITIONAL for param in params):
-            return names
-    return names
+def _float_dtype(module):
+    """The dtype of a module's floating parameters (None without any)."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
 
 
 def _data_parallel_processes(net):
     """Number of processes of skorch's ``AccelerateMixin``; 1 without it."""
     accelerator = net.__dict__.get("accelerator")
     return getattr(accelerator, "num_processes", 1)
-
-
-def _is_torch_input(X):
-    if sp.issparse(X):  # a DOK matrix is a dict
-        return False
-    if isinstance(X, (torch.Tensor, dict)):
-        return True
-    return (
-        isinstance(X, (list, tuple)) and len(X) > 0 and isinstance(X[0], torch.Tensor)
-    )
-
-
-def _tensors_in(X):
-    if isinstance(X, torch.Tensor):
-        return [X]
-    values = X.values() if isinstance(X, dict) else X
-    return [value for value in values if isinstance(value, torch.Tensor)]
-
-
-def _first_array(X):
-    if isinstance(X, dict):
-        return next(iter(X.values()))
-    if isinstance(X, (list, tuple)):
-        return X[0]
-    return X
-
-
-def _flat_n_features(X):
-    X = _first_array(X)
-    shape = X.shape if (sp.issparse(X) or hasattr(X, "shape")) else np.shape(X)
-    return int(np.prod(shape[1:])) if len(shape) > 1 else 1
-
-
-def _check_targets(y):
-    """Class labels as a 1-D numpy array, with scikit-learn's checks."""
-    y = check_array(
-        y, ensure_2d=False, dtype=None, ensure_all_finite=True, input_name="y"
-    )
-    y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
-    if len(y) == 0:
-        raise ValueError("y is empty.")
-    return y

@@ -7,7 +7,13 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-from sklearn_gce.batching import BatchIterator, batch_bounds
+from sklearn_gce.batching import (
+    BatchIterator,
+    batch_bounds,
+    cat_rows,
+    first_rows,
+    fixed_size_chunks,
+)
 
 
 @pytest.mark.parametrize(
@@ -141,6 +147,39 @@ def test_bad_batch_size(batch_size):
     X, y = _dataset()
     with pytest.raises(ValueError, match="batch_size"):
         BatchIterator(Dataset(X, y), batch_size=batch_size)
+
+
+def test_fixed_size_chunks_pad_the_last_chunk_with_its_last_row():
+    X = torch.arange(10.0).reshape(5, 2)
+    chunks = fixed_size_chunks({"a": X, "b": X[:, :1]}, 2)
+    assert [n for _, n in chunks] == [2, 2, 1]
+    last, _ = chunks[-1]
+    torch.testing.assert_close(last["a"], X[[4, 4]])
+    torch.testing.assert_close(last["b"], X[[4, 4], :1])
+    ((only, n),) = fixed_size_chunks((X, X), 8)
+    assert n == 5 and len(only[1]) == 8
+    assert fixed_size_chunks(X, 5)[0][0] is not None
+
+
+@pytest.mark.parametrize(
+    "X",
+    [np.zeros((3, 2)), {"a": torch.zeros(3), "b": torch.zeros(2)}, torch.zeros(0, 2)],
+    ids=["numpy", "ragged", "empty"],
+)
+def test_inputs_without_fixed_size_chunks(X):
+    assert fixed_size_chunks(X, 4) is None
+
+
+def test_first_rows_drop_the_padding_or_give_up():
+    out = torch.arange(8).reshape(4, 2)
+    torch.testing.assert_close(first_rows(out, 3, 4), out[:3])
+    parts = first_rows((out, out[:, 0]), 1, 4)
+    assert [len(p) for p in parts] == [1, 1]
+    assert first_rows((out, out[::2]), 3, 4) is None  # not one row per sample
+    assert first_rows(out.sum(), 3, 4) is None
+    joined = cat_rows([(out, out[:, 0]), (out[:1], out[:1, 0])])
+    assert [len(p) for p in joined] == [5, 5]
+    torch.testing.assert_close(cat_rows([out, out[:1]]), out[[0, 1, 2, 3, 0]])
 
 
 def test_docstring_examples():
