@@ -19,6 +19,9 @@ _LAZY = {
     "GCELoss": "sklearn_gce.losses",
     "GCEClassifier": "sklearn_gce.classifier",
     "MLPModule": "sklearn_gce.modules",
+    "CNN1dModule": "sklearn_gce.modules",
+    "CNN2dModule": "sklearn_gce.modules",
+    "ResNet1dModule": "sklearn_gce.modules",
     "ATSCalibrator": "sklearn_gce.calibration",
     "AdaptiveTemperatureScaling": "sklearn_gce.calibration",
 }

@@ -23,10 +23,12 @@ __all__ = [
     "FLSD53Loss",
     "FocalLoss",
     "GCELoss",
+    "MbLSLoss",
     "dual_focal_loss",
     "flsd53_loss",
     "focal_loss",
     "generative_cross_entropy",
+    "margin_label_smoothing_loss",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -327,6 +329,63 @@ def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
     return _reduce(loss.squeeze(1), reduction)
 
 
+def margin_label_smoothing_loss(
+    logits, target, *, margin=10.0, reg_weight=0.1, reduction="mean"
+):
+    r"""Margin-based label smoothing (MbLS; Liu et al., 2022).
+
+    Cross-entropy plus a hinge penalty on the logit distances
+    :math:`d_{ik} = \max_j z_{ij} - z_{ik}` that exceed a margin :math:`m`:
+
+    .. math::
+
+        \ell_i = -\log p_\theta(y_i \mid x_i)
+            + \frac{\lambda}{K} \sum_{k=1}^{K} \max(0, d_{ik} - m)
+
+    The paper writes the penalty as a sum over the :math:`K` classes; the
+    authors' code (``LogitMarginL1`` in github.com/by-liu/MbLS), with which
+    the defaults :math:`m = 10`, :math:`\lambda = 0.1` were tuned, averages
+    it over the classes, as here.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_classes)
+    target : torch.Tensor of shape (n_samples,)
+    margin : float, default=10.0
+        The margin :math:`m \ge 0` on logit distances.
+    reg_weight : float, default=0.1
+        The weight :math:`\lambda \ge 0` of the penalty; 0 gives
+        cross-entropy.
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Returns
+    -------
+    loss : torch.Tensor
+
+    References
+    ----------
+    B. Liu, I. Ben Ayed, A. Galdran, J. Dolz, "The Devil is in the Margin:
+    Margin-based Label Smoothing for Network Calibration", CVPR 2022.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_gce.losses import margin_label_smoothing_loss
+    >>> logits = torch.tensor([[12.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    >>> margin_label_smoothing_loss(logits, torch.tensor([0, 1]), reduction="none")
+    tensor([0.1000, 0.5514])
+    """
+    margin = _check_nonnegative("margin", margin)
+    reg_weight = _check_reg_weight(reg_weight)
+    _check_reduction(reduction)
+    logits, target = _check_logits_and_target(logits, target)
+    _check_target_range(target, logits.shape[1])
+    distances = logits.amax(dim=1, keepdim=True) - logits
+    penalty = F.relu(distances - margin).mean(dim=1)
+    ce = F.cross_entropy(logits, target, reduction="none", ignore_index=_NO_IGNORE)
+    return _reduce(ce + reg_weight * penalty, reduction)
+
+
 class _LossModule(torch.nn.Module):
     """Criterion wrapping one of the functions above."""
 
@@ -478,6 +537,34 @@ class DualFocalLoss(_FocusingLoss):
 
     def __init__(self, gamma=5.0, reduction="mean"):
         super().__init__(gamma, reduction)
+
+
+class MbLSLoss(_LossModule):
+    """Margin-based label smoothing criterion; see
+    :func:`margin_label_smoothing_loss`.
+
+    Parameters
+    ----------
+    margin : float, default=10.0
+    reg_weight : float, default=0.1
+    reduction : {"mean", "sum", "none"}, default="mean"
+
+    Examples
+    --------
+    >>> from sklearn_gce.losses import MbLSLoss
+    >>> MbLSLoss(margin=5.0)
+    MbLSLoss(margin=5.0, reg_weight=0.1, reduction='mean')
+    """
+
+    _function = staticmethod(margin_label_smoothing_loss)
+
+    def __init__(self, margin=10.0, reg_weight=0.1, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = _check_nonnegative("margin", margin)
+        self.reg_weight = _check_reg_weight(reg_weight)
+
+    def _kwargs(self):
+        return {"margin": self.margin, "reg_weight": self.reg_weight}
 
 
 def _reduce(loss, reduction):

@@ -11,9 +11,11 @@ from sklearn_gce.losses import (
     DualFocalLoss,
     FLSD53Loss,
     FocalLoss,
+    MbLSLoss,
     dual_focal_loss,
     flsd53_loss,
     focal_loss,
+    margin_label_smoothing_loss,
 )
 
 # --- independent float64 references (numpy / scipy, formulas of PAPER.md) ---
@@ -318,8 +320,91 @@ def test_dual_focal_pj_is_zero_when_target_is_least_likely():
     assert loss.item() == pytest.approx(-(0.9**2) * math.log(0.1))
 
 
+def _ref_mbls(z, y, margin, lam):
+    """Per-sample MbLS terms and dL/dz of their sum (no ties at the maximum)."""
+    n_classes = z.shape[1]
+    log_p, log_pt = _ref_log_pt(z, y)
+    excess = z.max(1, keepdims=True) - z - margin
+    loss = -log_pt + lam * np.maximum(excess, 0.0).mean(1)
+    active = (excess > 0) * lam / n_classes  # d penalty / d z_k = -1/K each
+    grad = np.exp(log_p) - np.eye(n_classes)[y] - active
+    grad[np.arange(len(y)), z.argmax(1)] += active.sum(1)
+    return loss, grad
+
+
+@pytest.mark.parametrize("margin, lam", [(10.0, 0.1), (2.0, 0.5), (0.0, 1.0)])
+def test_mbls_matches_reference(margin, lam):
+    z_np, y_np = _random_problem(40, 6, 5.0, seed=6)
+    expected, expected_grad = _ref_mbls(z_np, y_np, margin, lam)
+    assert 0 < (z_np.max(1, keepdims=True) - z_np > margin).sum() < z_np.size
+    z = torch.tensor(z_np, requires_grad=True)
+    loss = margin_label_smoothing_loss(
+        z, torch.tensor(y_np), margin=margin, reg_weight=lam, reduction="none"
+    )
+    loss.sum().backward()
+    np.testing.assert_allclose(loss.detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(z.grad.numpy(), expected_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_mbls_reductions_and_criterion():
+    z, y = torch.randn(20, 4) * 30, torch.randint(0, 4, (20,))
+    per_sample = margin_label_smoothing_loss(z, y, reduction="none")
+    criterion = MbLSLoss(margin=10, reg_weight=0.1, reduction="sum")
+    assert repr(criterion) == "MbLSLoss(margin=10.0, reg_weight=0.1, reduction='sum')"
+    torch.testing.assert_close(criterion(z, y), per_sample.sum())
+    torch.testing.assert_close(MbLSLoss()(z, y), per_sample.mean())
+    # within the margin (or without weight) it is plain cross-entropy
+    torch.testing.assert_close(
+        margin_label_smoothing_loss(z, y, reg_weight=0.0), F.cross_entropy(z, y)
+    )
+    small = torch.randn(20, 4)
+    assert (small.amax(1, keepdim=True) - small).max() < 10
+    torch.testing.assert_close(
+        margin_label_smoothing_loss(small, y), F.cross_entropy(small, y)
+    )
+
+
 @pytest.mark.parametrize(
-    "criterion", [FocalLoss(), FLSD53Loss(), DualFocalLoss(), GCELoss(reg_weight=0.5)]
+    "kwargs, error, match",
+    [
+        ({"margin": -1.0}, ValueError, "margin must be finite and >= 0"),
+        ({"margin": float("nan")}, ValueError, "margin"),
+        ({"margin": "10"}, TypeError, "margin must be a real number"),
+        ({"reg_weight": -0.1}, ValueError, "reg_weight must be finite and >= 0"),
+        ({"reg_weight": float("inf")}, ValueError, "reg_weight"),
+        ({"reduction": "avg"}, ValueError, "reduction must be one of"),
+    ],
+)
+def test_mbls_bad_parameters(kwargs, error, match):
+    z, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(error, match=match):
+        margin_label_smoothing_loss(z, y, **kwargs)
+    with pytest.raises(error, match=match):
+        MbLSLoss(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "function", [focal_loss, flsd53_loss, dual_focal_loss, margin_label_smoothing_loss]
+)
+@pytest.mark.parametrize(
+    "logits, target, error, match",
+    [
+        (torch.randn(4), torch.tensor([0, 1, 2, 0]), ValueError, "n_samples"),
+        (torch.randn(4, 3), torch.tensor([0, 1, 2]), ValueError, "target must have"),
+        (torch.randn(0, 3), torch.tensor([], dtype=torch.long), ValueError, "empty"),
+        (torch.randn(4, 3), torch.tensor([0, 1, 3, 0]), ValueError, r"\[0, 3\)"),
+        (torch.randn(4, 3), torch.tensor([0.0, 1, 2, 0]), TypeError, "class indices"),
+        (np.zeros((4, 3)), torch.tensor([0, 1, 2, 0]), TypeError, "torch tensors"),
+    ],
+)
+def test_baselines_reject_bad_inputs(function, logits, target, error, match):
+    with pytest.raises(error, match=match):
+        function(logits, target)
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [FocalLoss(), FLSD53Loss(), DualFocalLoss(), MbLSLoss(), GCELoss(reg_weight=0.5)],
 )
 def test_baseline_criteria_train_and_stay_finite(criterion):
     z = (torch.randn(64, 10) * 1e4).requires_grad_()
