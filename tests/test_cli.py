@@ -149,6 +149,12 @@ def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypa
         (["--train-size", "5000"], "more than the 1077 samples"),
         (["--train-size", "5"], "leaves class 0 without training samples"),
         (["--model", "rnn"], "invalid choice: 'rnn'"),
+        (
+            ["--csv", "{csv}", "--target", "species", "--model", "cnn"],
+            "CSV are tabular",
+        ),
+        (["--model", "cnn", "--hidden", "8"], "--hidden sets the layers of the MLP"),
+        (["--model", "resnet1d"], "--model resnet1d takes signals (mnist1d)"),
         (["--losses", "ce+mixup:0"], "mixup's alpha must be a positive number"),
         (["--losses", "ce,ce+dropout"], "only mixup"),
         (["--losses", "gce:0.5,gce:0.50"], "'gce:0.5' is listed twice"),
@@ -232,6 +238,15 @@ def test_gce_above_one_gets_a_note(capsys):
         capsys, *TINY, "--losses", "ce,gce:2", "--seeds", "1", "--quiet"
     )
     assert status == 0 and "gce:2: GCE with lambda > 1 is not a proper loss" in out
+
+
+def test_cnn_on_digits(capsys, tmp_path):
+    argv = ["--seeds", "1", "--epochs", "1", "--losses", "ce,gce", "--n-jobs", "1"]
+    status, out, _ = _run(capsys, *argv, "--model", "cnn", "--out", str(tmp_path))
+    assert status == 0 and "gce " in out
+    payload = json.loads((tmp_path / "runs.json").read_text())
+    assert payload["settings"]["model"] == "cnn"
+    assert {run["model"] for run in payload["runs"]} == {"cnn"}
 
 
 def test_batch_size_one_without_gce_trains(capsys):

@@ -164,7 +164,45 @@ def test_every_registered_loss_parses_builds_and_has_help():
         assert entry.help().startswith(entry.usage + ": ")
         if entry.param is not None:
             assert f"{entry.default:g} by default" in entry.help()
-    assert MODELS.names()[0] == "mlp"
+    assert MODELS.names() == ["mlp", "cnn", "resnet1d"]
+
+
+@pytest.mark.parametrize(
+    "model, shape, module",
+    [
+        ("cnn", (1, 8, 8), "CNN2dModule"),
+        ("cnn", (1, 40), "CNN1dModule"),
+        ("resnet1d", (1, 40), "ResNet1dModule"),
+    ],
+)
+def test_models_for_images_and_signals(model, shape, module):
+    X = np.random.default_rng(0).standard_normal((40, int(np.prod(shape))))
+    y = np.arange(40) % 4
+    config = TrainingConfig(epochs=1, model=model)
+    pipeline = make_model(
+        parse_losses("gce")[0], seed=0, config=config, sample_shape=shape, n_classes=4
+    ).fit(X, y)
+    net = pipeline[-1]
+    assert type(net.module_).__name__ == module
+    assert net.module_.input_shape == shape
+    proba = pipeline.predict_proba(X)
+    assert proba.shape == (40, 4) and np.allclose(proba.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("model", ["cnn", "resnet1d"])
+def test_convolutional_models_refuse_tables(model):
+    config = TrainingConfig(model=model)
+    with pytest.raises(SpecError, match=f"--model {model} takes .*use --model mlp"):
+        make_model(parse_losses("ce")[0], seed=0, config=config, n_classes=3)
+
+
+def test_mlp_on_images_takes_the_flat_rows():
+    config = TrainingConfig(epochs=0, hidden=(8,))
+    pipeline = make_model(
+        parse_losses("ce")[0], seed=0, config=config, sample_shape=(1, 8, 8)
+    )
+    pipeline.fit(np.zeros((10, 64)), np.arange(10) % 2)
+    assert pipeline[-1].module_.layers[0].in_features == 64
 
 
 def test_gce_refuses_batches_of_one_sample():

@@ -116,8 +116,8 @@ def make_model(
     Returns
     -------
     model : Pipeline
-        Unfitted ``StandardScaler() -> GCEClassifier``, with a reshape to
-        ``sample_shape`` between them for models that take images or signals.
+        Unfitted ``StandardScaler() -> GCEClassifier``; the networks for
+        images and signals take the scaled rows and reshape them.
 
     Raises
     ------
@@ -125,15 +125,13 @@ def make_model(
         When the loss or the model cannot train with these settings.
     """
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    from sklearn.preprocessing import StandardScaler
 
     from sklearn_gce import GCEClassifier
     from sklearn_gce.compare._mixup import MixupClassifier
     from sklearn_gce.compare._models import MODELS
 
-    module_params, input_shape = MODELS[config.model].build(
-        config, sample_shape, n_classes
-    )
+    module_params = MODELS[config.model].build(config, sample_shape, n_classes)
     params = {**loss.estimator_params(config), **module_params}
     classifier = GCEClassifier
     if loss.mixup is not None:
@@ -148,16 +146,7 @@ def make_model(
         callbacks=[("initial_weights", _initial_weights_callback())],
         **params,
     )
-    steps = [("scale", StandardScaler())]
-    if input_shape is not None:
-        reshape = FunctionTransformer(_reshape, kw_args={"shape": tuple(input_shape)})
-        steps.append(("reshape", reshape))
-    return Pipeline([*steps, ("net", net)])
-
-
-def _reshape(X, shape):
-    """Rows of a table as samples of ``shape`` (images, signals)."""
-    return np.reshape(X, (len(X), *shape))
+    return Pipeline([("scale", StandardScaler()), ("net", net)])
 
 
 def calibrate(model, method, X_calib, y_calib):
