@@ -356,6 +356,33 @@ def test_parallel_runs_give_the_same_results_in_the_same_order(digits, compariso
     assert labels == {f"seed {s} {k}" for s in (0, 1) for k in ("ce", "gce", "focal")}
 
 
+class _SmoothedCE(torch.nn.CrossEntropyLoss):
+    """A loss that the library does not register."""
+
+    def __init__(self, amount=0.0):
+        super().__init__(label_smoothing=amount)
+
+
+def test_losses_registered_at_run_time_train_in_workers(digits, monkeypatch):
+    from sklearn_gce._registry import Entry
+
+    def build(amount, config):
+        return {"criterion": _SmoothedCE, "criterion__amount": amount}
+
+    entry = Entry("smooth", build, "smoothed CE", param="amount", default=0.0)
+    monkeypatch.setitem(LOSSES._entries, "smooth", entry)
+    result = run_comparison(
+        digits,
+        parse_losses("smooth:0.4,ce"),
+        parse_methods("none"),
+        seeds=[0],
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+        n_jobs=2,
+    )
+    assert [r["loss"] for r in result.records] == ["smooth:0.4", "ce"]
+    assert result.records[0]["nll"] != result.records[1]["nll"]
+
+
 def test_runs_train_on_one_thread_and_restore_the_callers(digits):
     torch.set_num_threads(2)
     try:

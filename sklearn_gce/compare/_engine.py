@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from skorch.callbacks import Callback
 
 from sklearn_gce.datasets import split_dataset
 
@@ -78,20 +79,15 @@ def resolve_device(device):
     return device
 
 
-def _initial_weights_callback():
-    from skorch.callbacks import Callback
+class _InitialWeights(Callback):
+    """Fingerprint of the weights a fit starts from."""
 
-    class InitialWeights(Callback):
-        """Fingerprint of the weights a fit starts from."""
-
-        def on_train_begin(self, net, **kwargs):
-            digest = hashlib.sha1()
-            for name, tensor in net.module_.state_dict().items():
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().numpy().tobytes())
-            self.fingerprint_ = digest.hexdigest()[:12]
-
-    return InitialWeights()
+    def on_train_begin(self, net, **kwargs):
+        digest = hashlib.sha1()
+        for name, tensor in net.module_.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        self.fingerprint_ = digest.hexdigest()[:12]
 
 
 def make_model(
@@ -143,7 +139,7 @@ def make_model(
         lr=config.lr,
         device=config.device,
         random_state=seed,
-        callbacks=[("initial_weights", _initial_weights_callback())],
+        callbacks=[("initial_weights", _InitialWeights())],
         **params,
     )
     return Pipeline([("scale", StandardScaler()), ("net", net)])
@@ -261,7 +257,9 @@ class RunResult:
     proba: dict = field(default_factory=dict)
 
 
-def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
+def run_one(
+    split, loss, methods, *, config=TrainingConfig(), dataset_name="", model=None
+):
     """Train one network on a split and score it under every post-hoc method.
 
     Parameters
@@ -272,6 +270,9 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
     config : TrainingConfig
     dataset_name : str
         Recorded in each record.
+    model : Pipeline or None, default=None
+        The unfitted model, as made by :func:`make_model` for this split,
+        loss and config; None makes it.
 
     Returns
     -------
@@ -287,13 +288,8 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
         test probabilities.
     """
     seed = split.seed
-    model = make_model(
-        loss,
-        seed=seed,
-        config=config,
-        sample_shape=split.sample_shape,
-        n_classes=len(np.unique(split.y_train)),
-    )
+    if model is None:
+        model = _model_for(split, loss, config)
     start = time.perf_counter()
     model.fit(split.X_train, split.y_train)
     fit_seconds = time.perf_counter() - start
@@ -339,6 +335,16 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
     return result
 
 
+def _model_for(split, loss, config):
+    return make_model(
+        loss,
+        seed=split.seed,
+        config=config,
+        sample_shape=split.sample_shape,
+        n_classes=len(np.unique(split.y_train)),
+    )
+
+
 _warmed_up = set()  # devices on which this process has trained a network
 
 
@@ -373,11 +379,22 @@ def _one_torch_thread():
         torch.set_num_threads(before)
 
 
-def _run_task(index, split, loss, methods, config, dataset_name, keep_proba):
-    """One (seed, loss) run, in a worker process or in the caller's."""
+def _run_task(index, split, loss, model, methods, config, dataset_name, keep_proba):
+    """One (seed, loss) run, in a worker process or in the caller's.
+
+    The model is made by the caller, so that losses and models registered
+    at run time (which a new worker process does not know) train as well.
+    """
     with _one_torch_thread():
         _warm_up(config.device)
-        result = run_one(split, loss, methods, config=config, dataset_name=dataset_name)
+        result = run_one(
+            split,
+            loss,
+            methods,
+            config=config,
+            dataset_name=dataset_name,
+            model=model,
+        )
     if not keep_proba:
         result.proba = {}
     return index, result
@@ -496,6 +513,7 @@ def run_comparison(
             index,
             split,
             loss,
+            _model_for(split, loss, config),
             comparison.methods,
             config,
             dataset.name,

@@ -6,7 +6,7 @@ parameters that train with it. ``parse_losses``, the command's help and the
 engine read it, so a new loss is one ``LOSSES.add(...)`` call.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sklearn_gce._registry import Registry
 
@@ -131,23 +131,29 @@ class LossSpec:
     mixup : float or None, default=None
         Train with mixup of this α (see
         :class:`~sklearn_gce.compare.MixupClassifier`); None: without.
+
+    Attributes
+    ----------
+    key : str
+        Canonical name, as on the command line: ``gce``, ``gce:0.5``,
+        ``ce+mixup``, ``ce+mixup:0.4``; parameters only when not the default.
     """
 
     family: str
     param: float | None = None
     mixup: float | None = None
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self):
-        """Canonical name, as on the command line: ``gce``, ``gce:0.5``,
-        ``ce+mixup``, ``ce+mixup:0.4``; parameters only when not the default."""
+    def __post_init__(self):
+        # the canonical name is made here, where LOSSES knows the family, and
+        # travels with the spec to worker processes
         default = LOSSES[self.family].default
         key = self.family
         if self.param is not None and self.param != default:
             key += f":{self.param:g}"
         if self.mixup is not None:
             key += "+mixup" if self.mixup == MIXUP_ALPHA else f"+mixup:{self.mixup:g}"
-        return key
+        object.__setattr__(self, "key", key)
 
     @property
     def is_gce(self):
