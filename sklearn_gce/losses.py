@@ -47,6 +47,7 @@ def generative_cross_entropy(
     target,
     *,
     reg_weight=1.0,
+    sample_weight=None,
     reduction="mean",
     distributed=False,
     process_group=None,
@@ -66,6 +67,22 @@ def generative_cross_entropy(
     :math:`-\log[p_\theta(y_i \mid x_i) / \hat p(y_i)]` of arXiv 2604.06689,
     which can be negative; :math:`\lambda = 0` is plain cross-entropy.
 
+    With sample weights :math:`w_i \ge 0`, the batch marginal is the weighted
+    mean of the predictions and each term counts :math:`w_i` times:
+
+    .. math::
+
+        \hat p_w(k) = \frac{\sum_j w_j \, p_\theta(k \mid x_j)}{\sum_j w_j},
+        \qquad
+        \ell_i = -\log p_\theta(y_i \mid x_i) + \lambda \log \hat p_w(y_i)
+
+    and the loss is :math:`\sum_i w_i \ell_i / \sum_i w_i` ("mean"),
+    :math:`\sum_i w_i \ell_i` ("sum") or :math:`w_i \ell_i` ("none").
+    Integer weights give the loss of the batch in which sample :math:`i` is
+    repeated :math:`w_i` times; all weights equal give the unweighted loss; a
+    sample of weight 0 enters nothing, as if it were not in the batch (its
+    logits get a gradient of exactly 0).
+
     For :math:`\lambda > 1` the loss is unbounded below (it decreases
     without limit as the target probabilities go to 0), so training with it
     collapses; :class:`GCELoss` warns about it.
@@ -82,6 +99,9 @@ def generative_cross_entropy(
         Class indices in ``[0, n_classes)``.
     reg_weight : float, default=1.0
         The weight :math:`\lambda \ge 0` of the regulariser.
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        Finite weights :math:`w_i \ge 0`, not all zero; None means all 1.
+        They are constants: no gradient flows to them.
     reduction : {"mean", "sum", "none"}, default="mean"
         How the per-sample terms :math:`\ell_i` are aggregated.
     distributed : {"auto", True, False}, default=False
@@ -129,32 +149,80 @@ def generative_cross_entropy(
     tensor(0.3157)
     >>> generative_cross_entropy(logits, target)
     tensor(-0.3775)
+    >>> weights = torch.tensor([2.0, 1.0, 0.0])  # as if [0, 0, 1], no third
+    >>> generative_cross_entropy(logits, target, sample_weight=weights)
+    tensor(-0.5130)
     """
     reg_weight = _check_reg_weight(reg_weight)
     _check_reduction(reduction)
     distributed = _distributed.check_distributed(distributed)
     group = _distributed.active_group(distributed, process_group)
-    return _generative_cross_entropy(logits, target, reg_weight, reduction, group)
+    return _generative_cross_entropy(
+        logits, target, sample_weight, reg_weight, reduction, group
+    )
 
 
-def _generative_cross_entropy(logits, target, reg_weight, reduction, group=None):
+def _generative_cross_entropy(
+    logits, target, sample_weight, reg_weight, reduction, group=None
+):
     """generative_cross_entropy with reg_weight and reduction already checked.
 
     ``group`` is the process group of a distributed computation, or None.
     """
     logits, target = _check_logits_and_target(logits, target)
+    weight = _check_sample_weight(sample_weight, logits)
     if group is not None:
+        if weight is not None:
+            raise ValueError(
+                "sample_weight is not supported by the distributed GCE; pass "
+                "distributed=False to compute each process's loss on its own."
+            )
         # fail here, not inside the collective that the other processes enter
         _check_target_range(target, logits.shape[1])
         return _distributed.generative_cross_entropy(
             logits, target, reg_weight, reduction, group
         )
+    if weight is not None:
+        # checking the weights synchronised already: check the range too
+        _check_target_range(target, logits.shape[1])
+        return _weighted_gce(logits, target, weight, reg_weight, reduction)
     try:
         return _local_gce(logits, target, reg_weight, reduction)
     except (IndexError, RuntimeError) as error:
         # the range is checked only on failure: it costs a sync per batch
         _check_target_range(target, logits.shape[1], error)
         raise
+
+
+def _weighted_gce(logits, target, weight, reg_weight, reduction):
+    """GCE with sample weights (at least one positive), in log space.
+
+    Samples of weight 0 are left out, so that no ``0 * inf`` can arise;
+    for "none" their terms are 0.
+    """
+    keep = weight > 0
+    if not keep.all():
+        full_size = weight.shape[0]
+        logits, target, weight = logits[keep], target[keep], weight[keep]
+    else:
+        keep = None
+    log_probs = F.log_softmax(logits, dim=1)
+    # log[w_i p(k|x_i) / sum_j w_j p(k|x_j)]: each class normalised over the batch
+    log_shares = F.log_softmax(log_probs + weight.log().unsqueeze(1), dim=0)
+    # -log[p(y_i|x_i) / p_w(y_i)] = -log_shares[i, y_i] + log(w_i / sum_j w_j)
+    log_ratio = _nll(log_shares, target) + torch.log(weight / weight.sum())
+    loss = _reduce(log_ratio, reduction, weight)
+    if reg_weight != 1.0:
+        ce = _reduce(_nll(log_probs, target), reduction, weight)
+        loss = torch.lerp(ce, loss, reg_weight)
+    if keep is not None and reduction == "none":
+        loss = loss.new_zeros(full_size).masked_scatter(keep, loss)
+    return loss
+
+
+def _nll(log_probs, target):
+    """``-log_probs[i, target[i]]`` for each sample."""
+    return F.nll_loss(log_probs, target, reduction="none", ignore_index=_NO_IGNORE)
 
 
 def _local_gce(logits, target, reg_weight, reduction):
@@ -250,7 +318,7 @@ class _ProbSpaceGCE(torch.autograd.Function):
         return grad, None, None, None, None, None
 
 
-def focal_loss(logits, target, *, gamma=3.0, reduction="mean"):
+def focal_loss(logits, target, *, gamma=3.0, sample_weight=None, reduction="mean"):
     r"""Focal loss, :math:`-(1 - p_t)^\gamma \log p_t` (Lin et al., 2017).
 
     Parameters
@@ -259,6 +327,10 @@ def focal_loss(logits, target, *, gamma=3.0, reduction="mean"):
     target : torch.Tensor of shape (n_samples,)
     gamma : float or torch.Tensor of shape (n_samples,), default=3.0
         Focusing parameter; 0 gives cross-entropy.
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        Finite weights :math:`w_i \ge 0`, not all zero: "mean" is
+        :math:`\sum_i w_i \ell_i / \sum_i w_i`, "sum" :math:`\sum_i w_i
+        \ell_i`, "none" :math:`w_i \ell_i`, as for every loss here.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -267,14 +339,15 @@ def focal_loss(logits, target, *, gamma=3.0, reduction="mean"):
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
+    weight = _check_sample_weight(sample_weight, logits)
     _check_target_range(target, logits.shape[1])
     log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
     # -expm1(log p) is 1 - p without cancellation when p is close to 1
     loss = -torch.pow(-torch.expm1(log_pt), gamma) * log_pt
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, weight)
 
 
-def flsd53_loss(logits, target, *, reduction="mean"):
+def flsd53_loss(logits, target, *, sample_weight=None, reduction="mean"):
     r"""FLSD-53 (Mukhoti et al., 2020): focal loss with a sample-dependent gamma.
 
     :math:`\gamma = 5` where :math:`p_t < 0.2`, else :math:`\gamma = 3`; the
@@ -284,6 +357,8 @@ def flsd53_loss(logits, target, *, reduction="mean"):
     ----------
     logits : torch.Tensor of shape (n_samples, n_classes)
     target : torch.Tensor of shape (n_samples,)
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        See :func:`focal_loss`.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -296,10 +371,16 @@ def flsd53_loss(logits, target, *, reduction="mean"):
     with torch.no_grad():
         log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1))
         gamma = torch.where(log_pt.squeeze(1) < math.log(0.2), 5.0, 3.0)
-    return focal_loss(logits, target, gamma=gamma.to(logits.dtype), reduction=reduction)
+    return focal_loss(
+        logits,
+        target,
+        gamma=gamma.to(logits.dtype),
+        sample_weight=sample_weight,
+        reduction=reduction,
+    )
 
 
-def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
+def dual_focal_loss(logits, target, *, gamma=5.0, sample_weight=None, reduction="mean"):
     r"""Dual focal loss (Tao et al., 2023), :math:`-(1 - p_t + p_j)^\gamma \log p_t`.
 
     :math:`p_j` is the largest predicted probability strictly below
@@ -310,6 +391,8 @@ def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
     logits : torch.Tensor of shape (n_samples, n_classes)
     target : torch.Tensor of shape (n_samples,)
     gamma : float, default=5.0
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        See :func:`focal_loss`.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -318,6 +401,7 @@ def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
+    weight = _check_sample_weight(sample_weight, logits)
     _check_target_range(target, logits.shape[1])
     log_probs = F.log_softmax(logits, dim=1)
     probs = log_probs.exp()
@@ -326,11 +410,11 @@ def dual_focal_loss(logits, target, *, gamma=5.0, reduction="mean"):
     below = torch.where(probs < pt, probs, torch.zeros_like(probs))
     pj = below.amax(dim=1, keepdim=True)
     loss = -torch.pow(1.0 - pt + pj, gamma) * log_pt
-    return _reduce(loss.squeeze(1), reduction)
+    return _reduce(loss.squeeze(1), reduction, weight)
 
 
 def margin_label_smoothing_loss(
-    logits, target, *, margin=10.0, reg_weight=0.1, reduction="mean"
+    logits, target, *, margin=10.0, reg_weight=0.1, sample_weight=None, reduction="mean"
 ):
     r"""Margin-based label smoothing (MbLS; Liu et al., 2022).
 
@@ -356,6 +440,8 @@ def margin_label_smoothing_loss(
     reg_weight : float, default=0.1
         The weight :math:`\lambda \ge 0` of the penalty; 0 gives
         cross-entropy.
+    sample_weight : torch.Tensor of shape (n_samples,) or None, default=None
+        See :func:`focal_loss`.
     reduction : {"mean", "sum", "none"}, default="mean"
 
     Returns
@@ -379,11 +465,12 @@ def margin_label_smoothing_loss(
     reg_weight = _check_reg_weight(reg_weight)
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
+    weight = _check_sample_weight(sample_weight, logits)
     _check_target_range(target, logits.shape[1])
     distances = logits.amax(dim=1, keepdim=True) - logits
     penalty = F.relu(distances - margin).mean(dim=1)
     ce = F.cross_entropy(logits, target, reduction="none", ignore_index=_NO_IGNORE)
-    return _reduce(ce + reg_weight * penalty, reduction)
+    return _reduce(ce + reg_weight * penalty, reduction, weight)
 
 
 class _LossModule(torch.nn.Module):
@@ -399,9 +486,13 @@ class _LossModule(torch.nn.Module):
     def _kwargs(self):
         return {}
 
-    def forward(self, logits, target):
+    def forward(self, logits, target, sample_weight=None):
         return type(self)._function(
-            logits, target, reduction=self.reduction, **self._kwargs()
+            logits,
+            target,
+            sample_weight=sample_weight,
+            reduction=self.reduction,
+            **self._kwargs(),
         )
 
     def extra_repr(self):
@@ -473,11 +564,11 @@ class GCELoss(_LossModule):
     def _kwargs(self):
         return {"reg_weight": self.reg_weight}
 
-    def forward(self, logits, target):
+    def forward(self, logits, target, sample_weight=None):
         # parameters were checked when set: skip checking them on every batch
         group = _distributed.active_group(self.distributed, self.process_group)
         return _generative_cross_entropy(
-            logits, target, self._reg_weight, self.reduction, group
+            logits, target, sample_weight, self._reg_weight, self.reduction, group
         )
 
     def extra_repr(self):
@@ -567,7 +658,13 @@ class MbLSLoss(_LossModule):
         return {"margin": self.margin, "reg_weight": self.reg_weight}
 
 
-def _reduce(loss, reduction):
+def _reduce(loss, reduction, weight=None):
+    """Mean, sum or per-sample terms, each sample counted ``weight`` times."""
+    if weight is not None:
+        weighted = loss * weight
+        if reduction == "mean":
+            return weighted.sum() / weight.sum()
+        return weighted.sum() if reduction == "sum" else weighted
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -617,6 +714,39 @@ def _check_logits_and_target(logits, target):
     if logits.dtype in (torch.float16, torch.bfloat16):
         logits = logits.float()
     return logits, target
+
+
+def _check_sample_weight(sample_weight, logits):
+    """Weights as a detached tensor of the logits' dtype and device, or None.
+
+    ValueError unless they are finite, >= 0 and not all 0 (one sync).
+    """
+    if sample_weight is None:
+        return None
+    if not isinstance(sample_weight, torch.Tensor):
+        raise TypeError(
+            f"sample_weight must be a torch tensor or None, got {type(sample_weight)}."
+        )
+    if sample_weight.dtype == torch.bool or sample_weight.is_complex():
+        raise TypeError(
+            f"sample_weight must be real numbers, got {sample_weight.dtype}."
+        )
+    if sample_weight.shape != logits.shape[:1]:
+        raise ValueError(
+            f"sample_weight must have shape ({logits.shape[0]},) to match logits, "
+            f"got {tuple(sample_weight.shape)}."
+        )
+    weight = sample_weight.detach().to(device=logits.device, dtype=logits.dtype)
+    valid = torch.isfinite(weight) & (weight >= 0)
+    n_valid, n_positive = torch.stack([valid.sum(), (weight > 0).sum()]).tolist()
+    if n_valid < weight.shape[0]:
+        bad = sample_weight[(~valid).to(sample_weight.device)][0].item()
+        raise ValueError(
+            f"sample_weight must be finite and >= 0 (in {logits.dtype}), got {bad}."
+        )
+    if n_positive == 0:
+        raise ValueError("sample_weight must not be all zero.")
+    return weight
 
 
 def _check_target_range(target, n_classes, error=None):

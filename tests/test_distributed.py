@@ -90,6 +90,15 @@ def _loss_worker(rank, world_size):
             sharding, reduction, rank, world_size, scale
         )
     results["groups"] = _group_values(rank, world_size)
+    try:
+        generative_cross_entropy(
+            torch.zeros(2, 3),
+            torch.tensor([0, 1]),
+            sample_weight=torch.ones(2),
+            distributed=True,
+        )
+    except ValueError as error:
+        results["weights"] = str(error)
     return results
 
 
@@ -443,3 +452,8 @@ def test_process_group_chooses_the_processes_that_share_a_batch(loss_results):
         assert alone == pytest.approx(
             generative_cross_entropy(logits[rows], y[rows]).item(), rel=1e-12
         )
+
+
+def test_distributed_gce_refuses_sample_weights(loss_results):
+    for rank_results in loss_results:
+        assert "sample_weight is not supported" in rank_results["weights"]

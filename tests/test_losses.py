@@ -268,6 +268,210 @@ def test_module_wraps_the_function():
     )
 
 
+# --- sample weights ---
+
+
+def _ref_weighted_gce(z, y, w, lam):
+    """Per-sample terms l_i (before weighting), with the weighted marginal."""
+    log_p = z - logsumexp(z, axis=1, keepdims=True)
+    log_marginal = logsumexp(log_p, axis=0, b=w[:, None]) - math.log(w.sum())
+    return -log_p[np.arange(len(y)), y] + lam * log_marginal[y]
+
+
+def _ref_weighted_gce_grad(z, y, w, lam):
+    """dL/dz of the weighted mean, by hand: with n_k the weight of label k
+    and R_jk = w_j p_jk / sum_l w_l p_lk,
+    W dL/dz_jm = w_j (p_jm - [m = y_j]) + lam (n_m R_jm - p_jm sum_k n_k R_jk)."""
+    n_classes = z.shape[1]
+    p = np.exp(z - logsumexp(z, axis=1, keepdims=True))
+    onehot = np.eye(n_classes)[y]
+    counts = (w[:, None] * onehot).sum(0)
+    r = w[:, None] * p / (w[:, None] * p).sum(0)
+    s = (r * counts).sum(1, keepdims=True)
+    return (w[:, None] * (p - onehot) + lam * (counts * r - p * s)) / w.sum()
+
+
+def _random_weights(batch, seed, zeros=True):
+    rng = np.random.default_rng(seed)
+    w = rng.exponential(size=batch)
+    if zeros:
+        w[rng.permutation(batch)[: batch // 4]] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("batch, n_classes, scale", [(7, 2, 1.0), (64, 10, 3.0)])
+def test_weighted_matches_float64_reference(path, batch, n_classes, scale, lam):
+    z_np, y_np = _random_problem(batch, n_classes, scale, seed=batch)
+    w_np = _random_weights(batch, seed=batch)
+    z = torch.tensor(z_np, requires_grad=True)
+    loss = generative_cross_entropy(
+        z, torch.tensor(y_np), reg_weight=lam, sample_weight=torch.tensor(w_np)
+    )
+    (grad,) = torch.autograd.grad(loss, z)
+    per_sample = _ref_weighted_gce(z_np, y_np, w_np, lam)
+    expected = (w_np * per_sample).sum() / w_np.sum()
+    assert abs(loss.item() - expected) <= 1e-10 * max(abs(expected), 1e-3)
+    assert _rel_err(grad.numpy(), _ref_weighted_gce_grad(z_np, y_np, w_np, lam)) < 1e-8
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_reductions(path, reduction):
+    z_np, y_np = _random_problem(40, 6, 2.0, seed=3)
+    w_np = _random_weights(40, seed=3)
+    weighted = w_np * _ref_weighted_gce(z_np, y_np, w_np, 0.7)
+    expected = {
+        "mean": weighted.sum() / w_np.sum(),
+        "sum": weighted.sum(),
+        "none": weighted,
+    }[reduction]
+    loss = generative_cross_entropy(
+        torch.tensor(z_np),
+        torch.tensor(y_np),
+        reg_weight=0.7,
+        sample_weight=torch.tensor(w_np),
+        reduction=reduction,
+    )
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("lam", [0.5, 1.0])
+def test_weighted_gradcheck(path, reduction, lam):
+    z_np, y_np = _random_problem(12, 5, 2.0, seed=12)
+    w = torch.tensor(_random_weights(12, seed=12))
+    z = torch.tensor(z_np, requires_grad=True)
+    y = torch.tensor(y_np)
+    assert torch.autograd.gradcheck(
+        lambda z: generative_cross_entropy(
+            z, y, reg_weight=lam, sample_weight=w, reduction=reduction
+        ),
+        (z,),
+    )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_integer_weights_are_repeated_samples(path, reduction):
+    z_np, y_np = _random_problem(30, 4, 2.0, seed=9)
+    counts = np.random.default_rng(9).integers(0, 4, 30)
+    rows = np.repeat(np.arange(30), counts)
+    z = torch.tensor(z_np, requires_grad=True)
+    weighted = generative_cross_entropy(
+        z, torch.tensor(y_np), sample_weight=torch.tensor(counts), reduction=reduction
+    )
+    z_rep = torch.tensor(z_np[rows], requires_grad=True)
+    repeated = generative_cross_entropy(
+        z_rep, torch.tensor(y_np[rows]), reduction=reduction
+    )
+    if reduction == "none":  # each sample's copies add up to its weighted term
+        repeated_per_sample = torch.zeros(30, dtype=torch.float64)
+        repeated_per_sample.index_add_(0, torch.tensor(rows), repeated)
+        torch.testing.assert_close(weighted, repeated_per_sample, rtol=1e-12, atol=0)
+        weighted, repeated = weighted.sum(), repeated.sum()
+    assert weighted.item() == pytest.approx(repeated.item(), rel=1e-12)
+    weighted.backward()
+    repeated.backward()
+    grad_rep = torch.zeros_like(z).index_add_(0, torch.tensor(rows), z_rep.grad)
+    torch.testing.assert_close(z.grad, grad_rep, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("lam", [0.0, 0.5, 1.0])
+def test_unit_weights_are_the_unweighted_loss(path, reduction, lam):
+    z, y = torch.randn(50, 7) * 3, torch.randint(0, 7, (50,))
+    expected = generative_cross_entropy(z, y, reg_weight=lam, reduction=reduction)
+    for weight in (None, torch.ones(50), torch.full((50,), 2.5)):
+        loss = generative_cross_entropy(
+            z, y, reg_weight=lam, sample_weight=weight, reduction=reduction
+        )
+        if weight is not None and reduction != "mean":
+            loss = loss / weight[0]  # "sum" and "none" scale with the weights
+        torch.testing.assert_close(loss, expected)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_zero_weights_drop_samples(path, reduction):
+    z_np, y_np = _random_problem(20, 5, 2.0, seed=4)
+    w_np = _random_weights(20, seed=4, zeros=False)
+    w_np[[0, 3, 19]] = 0.0
+    kept = w_np > 0
+    z = torch.tensor(z_np, requires_grad=True)
+    loss = generative_cross_entropy(
+        z, torch.tensor(y_np), sample_weight=torch.tensor(w_np), reduction=reduction
+    )
+    z_kept = torch.tensor(z_np[kept], requires_grad=True)
+    dropped = generative_cross_entropy(
+        z_kept,
+        torch.tensor(y_np[kept]),
+        sample_weight=torch.tensor(w_np[kept]),
+        reduction=reduction,
+    )
+    if reduction == "none":
+        assert torch.all(loss[~torch.tensor(kept)] == 0)
+        loss = loss[torch.tensor(kept)]
+    torch.testing.assert_close(loss, dropped, rtol=1e-12, atol=1e-15)
+    loss.sum().backward()
+    dropped.sum().backward()
+    # the dropped samples' logits get exactly no gradient
+    assert torch.all(z.grad[~torch.tensor(kept)] == 0)
+    torch.testing.assert_close(z.grad[torch.tensor(kept)], z_kept.grad)
+
+
+def test_weights_with_half_precision_and_extreme_logits(path):
+    z = (torch.randn(64, 10) * 1e4).to(torch.bfloat16).requires_grad_()
+    y = torch.randint(0, 10, (64,))
+    w = torch.rand(64, dtype=torch.float64)
+    w[:5] = 0.0
+    loss = generative_cross_entropy(z, y, sample_weight=w)
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert z.grad.dtype == torch.bfloat16 and torch.isfinite(z.grad).all()
+
+
+@pytest.mark.parametrize(
+    "weight, error, match",
+    [
+        (torch.tensor([1.0, -1.0, 1.0, 1.0]), ValueError, "finite and >= 0.*-1.0"),
+        (torch.tensor([1.0, float("nan"), 1.0, 1.0]), ValueError, "finite and >= 0"),
+        (torch.tensor([1.0, float("inf"), 1.0, 1.0]), ValueError, "finite and >= 0"),
+        (torch.tensor([1e300, 1.0, 1.0, 1.0], dtype=torch.float64), ValueError, "1e"),
+        (torch.zeros(4), ValueError, "must not be all zero"),
+        (torch.ones(3), ValueError, r"shape \(4,\)"),
+        (torch.ones(4, 1), ValueError, r"shape \(4,\)"),
+        (torch.ones(4, dtype=torch.bool), TypeError, "real numbers"),
+        (np.ones(4), TypeError, "torch tensor"),
+        ([1.0, 1.0, 1.0, 1.0], TypeError, "torch tensor"),
+    ],
+)
+@pytest.mark.parametrize(
+    "function",
+    [
+        generative_cross_entropy,
+        focal_loss,
+        flsd53_loss,
+        dual_focal_loss,
+        margin_label_smoothing_loss,
+    ],
+)
+def test_bad_sample_weight(function, weight, error, match):
+    z, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(error, match=match):
+        function(z, y, sample_weight=weight)
+
+
+def test_criteria_take_sample_weight():
+    z, y = torch.randn(16, 4), torch.randint(0, 4, (16,))
+    w = torch.rand(16)
+    torch.testing.assert_close(
+        GCELoss(reg_weight=0.5)(z, y, w),
+        generative_cross_entropy(z, y, reg_weight=0.5, sample_weight=w),
+    )
+    torch.testing.assert_close(
+        MbLSLoss(reduction="sum")(z * 20, y, sample_weight=w),
+        margin_label_smoothing_loss(z * 20, y, sample_weight=w, reduction="sum"),
+    )
+
+
 # --- baseline losses ---
 
 
@@ -412,6 +616,39 @@ def test_baseline_criteria_train_and_stay_finite(criterion):
     loss = criterion(z, y)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+
+
+BASELINES = {
+    "focal": focal_loss,
+    "flsd53": flsd53_loss,
+    "dual_focal": dual_focal_loss,
+    "mbls": lambda z, y, **kw: margin_label_smoothing_loss(z, y, margin=2.0, **kw),
+}
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_baselines_weight_their_terms(name):
+    function = BASELINES[name]
+    z_np, y_np = _random_problem(30, 5, 3.0, seed=7)
+    w_np = _random_weights(30, seed=7)
+    z, y, w = torch.tensor(z_np), torch.tensor(y_np), torch.tensor(w_np)
+    terms = function(z, y, reduction="none").numpy()
+    for reduction, expected in [
+        ("mean", (w_np * terms).sum() / w_np.sum()),
+        ("sum", (w_np * terms).sum()),
+        ("none", w_np * terms),
+    ]:
+        actual = function(z, y, sample_weight=w, reduction=reduction)
+        np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-12)
+    # integer weights are repeated samples; unit weights change nothing
+    counts = np.random.default_rng(7).integers(0, 3, 30)
+    rows = np.repeat(np.arange(30), counts)
+    repeated = function(torch.tensor(z_np[rows]), torch.tensor(y_np[rows]))
+    weighted = function(z, y, sample_weight=torch.tensor(counts))
+    assert weighted.item() == pytest.approx(repeated.item(), rel=1e-12)
+    assert function(z, y, sample_weight=torch.ones(30)).item() == pytest.approx(
+        function(z, y).item(), rel=1e-14
+    )
 
 
 @pytest.mark.parametrize("cls", [FocalLoss, DualFocalLoss])
