@@ -25,6 +25,7 @@ from sklearn_gce.compare import (
     format_summary,
     format_tests,
     make_model,
+    mean_interval,
     min_p_value,
     ood_auroc,
     output_folder,
@@ -627,6 +628,19 @@ def test_wilcoxon_matches_scipy():
     assert identical["p_value"] == 1.0 and identical["direction"] == 0
 
 
+def test_mean_interval_is_scipys_t_interval():
+    from scipy.stats import t
+
+    values = np.random.default_rng(0).normal(0.01, 0.02, 10)
+    mean, (low, high) = mean_interval(values, confidence_level=0.9)
+    half = t.ppf(0.95, 9) * values.std(ddof=1) / np.sqrt(10)
+    assert math.isclose(mean, values.mean())
+    assert math.isclose(low, mean - half) and math.isclose(high, mean + half)
+    assert mean_interval([0.25, 0.25, 0.25]) == (0.25, (0.25, 0.25))
+    mean, interval = mean_interval([0.3])
+    assert mean == 0.3 and all(math.isnan(bound) for bound in interval)
+
+
 def test_min_p_value():
     assert [min_p_value(n) for n in (0, 1, 5, 6, 10)] == [
         1.0,
@@ -654,6 +668,8 @@ def test_paired_test_verdicts(gce, ce, verdict, wins, losses):
     assert (test["gce"], test["baseline"], test["n"]) == ("gce", "ce", len(gce))
     assert (test["gce_wins"], test["gce_losses"]) == (wins, losses)
     assert test["min_p_value"] == min_p_value(len(gce))
+    _, interval = mean_interval(np.subtract(gce, ce))
+    assert (test["mean_diff_low"], test["mean_diff_high"]) == interval
 
 
 def test_higher_accuracy_is_better_and_tested_once():
@@ -720,9 +736,9 @@ def test_reliability_diagrams_side_by_side(comparison, tmp_path):
 def test_docstring_examples():
     import doctest
 
-    from sklearn_gce import datasets
-    from sklearn_gce.compare import _specs, _stats
+    from sklearn_gce import _registry, datasets
+    from sklearn_gce.compare import _files, _mixup, _specs, _stats
 
-    for module in (datasets, _specs, _stats):
+    for module in (_registry, datasets, _files, _mixup, _specs, _stats):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0

@@ -54,6 +54,7 @@ from sklearn_gce.compare._specs import (
     parse_methods,
 )
 from sklearn_gce.compare._stats import (
+    mean_interval,
     min_p_value,
     paired_tests,
     summarize,
@@ -83,6 +84,7 @@ __all__ = [
     "format_tests",
     "make_model",
     "markdown_report",
+    "mean_interval",
     "min_p_value",
     "notes_on_tests",
     "ood_auroc",
