@@ -372,6 +372,29 @@ def test_losses_registered_at_run_time_train_in_workers(digits, monkeypatch):
     assert result.records[0]["nll"] != result.records[1]["nll"]
 
 
+class _NaNLoss(torch.nn.CrossEntropyLoss):
+    """A loss that diverges at once."""
+
+    def forward(self, logits, target):
+        return super().forward(logits, target) * float("nan")
+
+
+def test_a_failing_run_in_a_worker_raises_in_the_caller(digits, monkeypatch):
+    from sklearn_gce._registry import Entry
+
+    entry = Entry("nan", lambda _, config: {"criterion": _NaNLoss}, "diverges")
+    monkeypatch.setitem(LOSSES._entries, "nan", entry)
+    with pytest.raises(FloatingPointError, match="The train loss became nan"):
+        run_comparison(
+            digits,
+            parse_losses("ce,nan"),
+            parse_methods("none"),
+            seeds=[0, 1],
+            config=TrainingConfig(epochs=2, hidden=(8,)),
+            n_jobs=2,
+        )
+
+
 def test_runs_train_on_one_thread_and_restore_the_callers(digits):
     torch.set_num_threads(2)
     try:
