@@ -1,8 +1,10 @@
 """Generative Cross-Entropy and the baseline losses, as pure torch.
 
-Every loss here is a function of ``(logits, target)`` with a ``reduction``
-argument, plus a ``torch.nn.Module`` criterion that wraps it, so that the
-classifier, the benchmarks and the command line share one implementation.
+Every loss here is a function of ``(logits, target)`` with ``sample_weight``
+and ``reduction`` arguments (the same semantics for all: "mean" is
+``sum_i w_i l_i / sum_i w_i``), plus a ``torch.nn.Module`` criterion that wraps
+it and takes ``sample_weight`` in ``forward``, so that the classifier, the
+benchmarks and the command line share one implementation.
 
 Not to be confused with *Generalized* Cross Entropy (Zhang & Sabuncu, 2018),
 a noise-robust loss that is also abbreviated GCE.
@@ -14,7 +16,6 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from . import _distributed
 
@@ -36,9 +37,11 @@ _REDUCTIONS = ("mean", "sum", "none")
 # must not, so no int64 target is ignored and a bad one raises
 _NO_IGNORE = -(2**63)
 
-# From this many logits on (and on CPU), the loss is computed in probability
-# space by a hand-written backward (one exp per element instead of four);
-# below it, fewer and fused operations win. Measured in benchmarks/bench_loss.py.
+# From this many logits on (and on the CPU), GCE is computed from probabilities:
+# one exponential per logit instead of four, at the cost of more operations,
+# which dominate below. Measured in benchmarks/bench_loss.py: at (1024, 1000),
+# 1 thread, 1.2x cross-entropy against 3.2x in log space; at (128, 10), 2.9x
+# against 1.5x (CPU time, shared 2-core machine).
 _PROB_SPACE_MIN_NUMEL = 65_536
 
 
@@ -122,22 +125,30 @@ def generative_cross_entropy(
     -----
     Computed in :math:`O(BK)` time and memory, never with a :math:`B \times B`
     matrix, and in log space, so that it stays finite for logits of any
-    magnitude. Large batches on the CPU take a probability-space path with a
-    hand-written backward, which falls back to log space whenever a
-    probability could underflow; it supports first-order gradients only.
+    magnitude: :math:`\ell_i = (1 - \lambda)(-\log p_\theta(y_i \mid x_i))
+    + \lambda(-\log[p_\theta(y_i \mid x_i) / \hat p_w(y_i)])`, the second
+    term from a softmax of the log probabilities over the batch. Large
+    batches on the CPU compute it from probabilities instead (one exponential
+    per logit instead of four), unless a probability could underflow. Both
+    are differentiated by autograd, to any order (the distributed loss: to
+    the first).
 
-    Distributed: with :math:`W` processes each holding a shard of a global
-    batch of :math:`B` samples, :math:`\hat p` is computed over the global
-    batch, in log space, from one all-gather of :math:`2K + 2` numbers per
-    process and step. For "mean" and "sum" every process gets the value of
-    the global loss, and the gradient of :math:`W/B` (mean) or :math:`W`
-    (sum) times the sum of its shard's terms :math:`\ell_i`: averaging
-    gradients over processes, as ``DistributedDataParallel`` does, then gives
-    exactly the gradient of the global loss, also for shards of unequal
-    sizes. For "none" it returns its shard's :math:`\ell_i` (with the global
-    :math:`\hat p`; their backward pass all-reduces :math:`K` numbers):
-    scale their sum by :math:`W/B` for the same effect. Every process must
-    call the loss at every step.
+    Distributed: with :math:`M` processes each holding a shard of a global
+    batch (total weight :math:`W = \sum_i w_i`, :math:`B` without weights),
+    :math:`\hat p_w` is computed over the global batch, in log space, from
+    one all-gather of :math:`2K + 2` numbers per process and step (the
+    shard's log column sums, label counts, cross-entropy sum and weight).
+    For "mean" and "sum" every process gets the value of the global loss,
+    and :math:`M` times the gradient of the global loss with respect to its
+    own shard's logits:
+    averaging gradients over processes, as ``DistributedDataParallel`` does,
+    then gives exactly the gradient of the global loss, also for shards of
+    unequal sizes; nothing is exchanged in the backward pass. For "none" it
+    returns its shard's terms :math:`w_i \ell_i` (with the global
+    :math:`\hat p_w`; their backward pass all-reduces :math:`K` numbers):
+    scale their sum by :math:`M / W` for the same effect as "mean". Every
+    process must call the loss at every step; a process's weights may all
+    be 0, not every process's.
 
     Examples
     --------
@@ -170,152 +181,157 @@ def _generative_cross_entropy(
     ``group`` is the process group of a distributed computation, or None.
     """
     logits, target = _check_logits_and_target(logits, target)
-    weight = _check_sample_weight(sample_weight, logits)
-    if group is not None:
-        if weight is not None:
-            raise ValueError(
-                "sample_weight is not supported by the distributed GCE; pass "
-                "distributed=False to compute each process's loss on its own."
-            )
-        # fail here, not inside the collective that the other processes enter
-        _check_target_range(target, logits.shape[1])
-        return _distributed.generative_cross_entropy(
-            logits, target, reg_weight, reduction, group
-        )
-    if weight is not None:
-        # checking the weights synchronised already: check the range too
-        _check_target_range(target, logits.shape[1])
-        return _weighted_gce(logits, target, weight, reg_weight, reduction)
-    try:
-        return _local_gce(logits, target, reg_weight, reduction)
-    except (IndexError, RuntimeError) as error:
-        # the range is checked only on failure: it costs a sync per batch
-        _check_target_range(target, logits.shape[1], error)
-        raise
-
-
-def _weighted_gce(logits, target, weight, reg_weight, reduction):
-    """GCE with sample weights (at least one positive), in log space.
-
-    Samples of weight 0 are left out, so that no ``0 * inf`` can arise;
-    for "none" their terms are 0.
-    """
+    weight, all_positive = _check_sample_weight(
+        sample_weight, logits, allow_all_zero=group is not None
+    )
+    if weight is None and group is None:
+        try:
+            return _gce(logits, target, None, reg_weight, reduction)
+        except (IndexError, RuntimeError) as error:
+            # the range is checked only on failure: it costs a sync per batch
+            _check_target_range(target, logits.shape[1], error)
+            raise
+    # the weights' check synchronised already; and a distributed loss must
+    # fail here, not inside the collective that the other processes enter
+    _check_target_range(target, logits.shape[1])
+    if all_positive:
+        return _gce(logits, target, weight, reg_weight, reduction, group)
+    # samples of weight 0 enter nothing (and no 0 * inf can arise)
     keep = weight > 0
-    if not keep.all():
-        full_size = weight.shape[0]
-        logits, target, weight = logits[keep], target[keep], weight[keep]
-    else:
-        keep = None
-    log_probs = F.log_softmax(logits, dim=1)
-    # log[w_i p(k|x_i) / sum_j w_j p(k|x_j)]: each class normalised over the batch
-    log_shares = F.log_softmax(log_probs + weight.log().unsqueeze(1), dim=0)
-    # -log[p(y_i|x_i) / p_w(y_i)] = -log_shares[i, y_i] + log(w_i / sum_j w_j)
-    log_ratio = _nll(log_shares, target) + torch.log(weight / weight.sum())
-    loss = _reduce(log_ratio, reduction, weight)
-    if reg_weight != 1.0:
-        ce = _reduce(_nll(log_probs, target), reduction, weight)
-        loss = torch.lerp(ce, loss, reg_weight)
-    if keep is not None and reduction == "none":
-        loss = loss.new_zeros(full_size).masked_scatter(keep, loss)
+    loss = _gce(logits[keep], target[keep], weight[keep], reg_weight, reduction, group)
+    if reduction == "none":
+        return loss.new_zeros(keep.shape).masked_scatter(keep, loss)
     return loss
 
 
-def _nll(log_probs, target):
-    """``-log_probs[i, target[i]]`` for each sample."""
-    return F.nll_loss(log_probs, target, reduction="none", ignore_index=_NO_IGNORE)
+def _gce(logits, target, weight, reg_weight, reduction, group=None):
+    r"""GCE as :math:`(1 - \lambda)\,\mathrm{CE} + \lambda\,\mathrm{NLR}`.
 
-
-def _local_gce(logits, target, reg_weight, reduction):
-    if reg_weight == 0.0:
+    CE reduces :math:`-\log p_\theta(y_i \mid x_i)` and NLR
+    :math:`-\log[p_\theta(y_i \mid x_i) / \hat p_w(y_i)]` (with the weights,
+    positive, or None). Both come from log probabilities, with
+    :math:`\hat p_w` over this batch or over the batches of every process of
+    ``group``, or from probabilities on the CPU for large batches.
+    """
+    need_ce = reg_weight != 1.0
+    if group is not None:
+        ce, log_ratio = _global_terms(logits, target, weight, reduction, group)
+    elif reg_weight == 0.0 and weight is None:  # bit-identical to cross-entropy
         return F.cross_entropy(
             logits, target, reduction=reduction, ignore_index=_NO_IGNORE
         )
-    if logits.device.type == "cpu" and logits.numel() >= _PROB_SPACE_MIN_NUMEL:
-        loss = _gce_prob_space(logits, target, reg_weight, reduction)
-        if loss is not None:
-            return loss
-    return _gce_log_space(logits, target, reg_weight, reduction)
+    elif logits.device.type == "cpu" and logits.numel() >= _PROB_SPACE_MIN_NUMEL:
+        terms = _prob_space_terms(logits, target, weight)
+        if terms is None:  # a probability could underflow: stay in log space
+            terms = _log_space_terms(logits, target, weight, reduction, need_ce)
+        else:
+            terms = (_reduce(term, reduction, weight) for term in terms)
+        ce, log_ratio = terms
+    else:
+        ce, log_ratio = _log_space_terms(logits, target, weight, reduction, need_ce)
+    loss = torch.lerp(ce, log_ratio, reg_weight) if need_ce else log_ratio
+    if group is not None and reduction != "none":
+        loss = _distributed.scale_gradient(loss, group)
+    return loss
 
 
-def _gce_log_space(logits, target, reg_weight, reduction):
-    """GCE with autograd through two log-softmaxes; exact for any logits.
+def _log_space_terms(logits, target, weight, reduction, need_ce=True):
+    """Reduced (CE or None, NLR) from log probabilities; exact for any logits.
 
-    ``log_softmax(log_probs, dim=0)[i, k]`` is
-    ``log p(k|x_i) - log sum_j p(k|x_j)``, so
-    ``l_i = -(1 - lambda) log p(y_i|x_i) - lambda * that[i, y_i] - lambda log B``.
+    ``log_softmax(log_probs + log w, dim=0)[i, k]`` is
+    ``log[w_i p(k|x_i) / sum_j w_j p(k|x_j)]``: each class normalised over the
+    batch, in one fused operation; add ``log(w_i / sum_j w_j)`` to get
+    ``log[p(k|x_i) / p_w(k)]``.
     """
     log_probs = F.log_softmax(logits, dim=1)
-    log_ratio = F.log_softmax(log_probs, dim=0)
-    loss = F.nll_loss(log_ratio, target, reduction=reduction, ignore_index=_NO_IGNORE)
-    if reg_weight != 1.0:
-        ce = F.nll_loss(log_probs, target, reduction=reduction, ignore_index=_NO_IGNORE)
-        loss = torch.lerp(ce, loss, reg_weight)
-    offset = reg_weight * math.log(logits.shape[0])
-    if reduction == "sum":
-        offset *= logits.shape[0]
-    return loss - offset
+    if weight is None:
+        log_shares = F.log_softmax(log_probs, dim=0)
+        batch_size = logits.shape[0]
+        offset = math.log(batch_size) * (batch_size if reduction == "sum" else 1)
+        log_ratio = _nll(log_shares, target, reduction) - offset
+    else:
+        log_weight = weight.log()
+        log_shares = F.log_softmax(log_probs + log_weight.unsqueeze(1), dim=0)
+        log_ratio = _nll(log_shares, target, "none") + (log_weight - weight.sum().log())
+        log_ratio = _reduce(log_ratio, reduction, weight)
+    ce = _nll(log_probs, target, reduction, weight) if need_ce else None
+    return ce, log_ratio
 
 
-def _gce_prob_space(logits, target, reg_weight, reduction):
-    """GCE from softmax probabilities with an analytic backward.
+def _prob_space_terms(logits, target, weight):
+    """Per-sample (CE, NLR) from probabilities, or None if not accurate.
 
-    Returns None when a target probability is too small to be represented
-    accurately (then the batch marginal could underflow too).
+    One exponential per logit, where the log-space form takes four (two
+    log-softmaxes and their backward passes). Accurate when every target
+    probability and its class's marginal are normal numbers with 24 bits to
+    spare; otherwise None.
     """
-    with torch.no_grad():
-        probs = torch.softmax(logits, dim=1)
-        target_probs = probs.gather(1, target.unsqueeze(1)).squeeze(1)
-        if target_probs.min() < torch.finfo(probs.dtype).tiny * 2.0**24:
-            return None
-    return _ProbSpaceGCE.apply(
-        logits, probs, target_probs, target, reg_weight, reduction
+    probs = torch.softmax(logits, dim=1)
+    if weight is None:
+        marginal = probs.mean(dim=0)
+    else:
+        marginal = torch.mv(probs.t(), weight / weight.sum())
+    target_probs = probs.gather(1, target.unsqueeze(1)).squeeze(1)
+    target_marginal = marginal.gather(0, target)
+    smallest = torch.minimum(target_probs, target_marginal).min()
+    if smallest < torch.finfo(probs.dtype).tiny * 2.0**24:
+        return None
+    ce = -torch.log(target_probs)
+    return ce, ce + torch.log(target_marginal)
+
+
+def _global_terms(logits, target, weight, reduction, group):
+    """Reduced (CE, NLR) with p_w over the batches of every process.
+
+    Each process sends the statistics of its shard, 2K + 2 numbers: the log
+    column sums ``c_k = log sum_j w_j p(k|x_j)``, the (weighted) label counts
+    ``n_k``, the cross-entropy sum and the total weight ``W``. Over the
+    global batch, ``sum_i w_i NLR_i = CE + sum_k n_k (c_k - log W)``: every
+    process gets its value, and its gradient through its own statistics
+    (see ``_distributed.all_gather``).
+    """
+    n_classes = logits.shape[1]
+    log_probs = F.log_softmax(logits, dim=1)
+    counts = torch.bincount(target, weights=weight, minlength=n_classes)
+    total = log_probs.new_tensor(len(target)) if weight is None else weight.sum()
+    log_joint = log_probs if weight is None else log_probs + weight.log()[:, None]
+    shard = torch.cat(
+        [
+            torch.logsumexp(log_joint, dim=0),  # log sum_j w_j p(k|x_j)
+            counts.to(log_probs.dtype),
+            _nll(log_probs, target, "sum", weight).reshape(1),
+            total.reshape(1),
+        ]
     )
+    shards = _distributed.all_gather(shard, group)
+    log_col_sums = torch.logsumexp(shards[:, :n_classes], dim=0)
+    counts = shards[:, n_classes : 2 * n_classes].sum(dim=0)
+    ce = shards[:, -2].sum()
+    total = shards[:, -1].sum()
+    if weight is not None and total == 0:
+        raise ValueError("sample_weight must not be all zero on every process.")
+    log_marginal = log_col_sums - total.log()
+    if reduction == "none":
+        # every process's terms depend on this shard through p_w: the
+        # gradients with respect to it are summed over the processes
+        log_marginal = _distributed.sum_gradients(log_marginal, group)
+        ce = _nll(log_probs, target, "none", weight)
+        log_ratio = ce + _reduce(log_marginal.gather(0, target), "none", weight)
+        return ce, log_ratio
+    log_ratio = ce + torch.dot(counts, log_marginal)
+    if reduction == "mean":
+        return ce / total, log_ratio / total
+    return ce, log_ratio
 
 
-class _ProbSpaceGCE(torch.autograd.Function):
-    """Forward and backward of GCE given ``P = softmax(z)`` (see PAPER.md).
-
-    With ``S_k = sum_j P_jk`` and per-sample upstream weights ``g_i``:
-    ``l_i = lambda log(S_{y_i} / B) - log P_{i y_i}`` and
-    ``dL/dz_jm = P_jm (g_j - lambda sum_k n_k P_jk / S_k + lambda n_m / S_m)
-    - g_j [m = y_j]`` where ``n_k = sum_{i: y_i = k} g_i``.
-    """
-
-    @staticmethod
-    def forward(ctx, logits, probs, target_probs, target, reg_weight, reduction):
-        col_sums = probs.sum(0)
-        batch_size = probs.shape[0]
-        per_sample = torch.log(col_sums.gather(0, target) / batch_size)
-        per_sample = per_sample.mul_(reg_weight).sub_(target_probs.log())
-        ctx.save_for_backward(probs, col_sums, target)
-        ctx.reg_weight = reg_weight
-        ctx.reduction = reduction
-        if reduction == "mean":
-            return per_sample.mean()
-        if reduction == "sum":
-            return per_sample.sum()
-        return per_sample
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output):
-        probs, col_sums, target = ctx.saved_tensors
-        batch_size, n_classes = probs.shape
-        if ctx.reduction == "none":
-            weights = grad_output
-            counts = torch.bincount(target, weights=weights, minlength=n_classes)
-        else:
-            weights = (
-                grad_output / batch_size if ctx.reduction == "mean" else grad_output
-            )
-            counts = torch.bincount(target, minlength=n_classes) * weights
-        col_coef = counts.div_(col_sums).mul_(ctx.reg_weight)
-        row_coef = torch.mv(probs, col_coef).neg_().add_(weights)
-        grad = torch.add(row_coef.unsqueeze(1), col_coef).mul_(probs)
-        grad.scatter_add_(
-            1, target.unsqueeze(1), (-weights).expand(batch_size).unsqueeze(1)
+def _nll(log_probs, target, reduction, weight=None):
+    """``-log_probs[i, target[i]]``, reduced as the losses are."""
+    if weight is None:
+        return F.nll_loss(
+            log_probs, target, reduction=reduction, ignore_index=_NO_IGNORE
         )
-        return grad, None, None, None, None, None
+    nll = F.nll_loss(log_probs, target, reduction="none", ignore_index=_NO_IGNORE)
+    return _reduce(nll, reduction, weight)
 
 
 def focal_loss(logits, target, *, gamma=3.0, sample_weight=None, reduction="mean"):
@@ -339,7 +355,7 @@ def focal_loss(logits, target, *, gamma=3.0, sample_weight=None, reduction="mean
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
-    weight = _check_sample_weight(sample_weight, logits)
+    weight, _ = _check_sample_weight(sample_weight, logits)
     _check_target_range(target, logits.shape[1])
     log_pt = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
     # -expm1(log p) is 1 - p without cancellation when p is close to 1
@@ -401,7 +417,7 @@ def dual_focal_loss(logits, target, *, gamma=5.0, sample_weight=None, reduction=
     """
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
-    weight = _check_sample_weight(sample_weight, logits)
+    weight, _ = _check_sample_weight(sample_weight, logits)
     _check_target_range(target, logits.shape[1])
     log_probs = F.log_softmax(logits, dim=1)
     probs = log_probs.exp()
@@ -465,7 +481,7 @@ def margin_label_smoothing_loss(
     reg_weight = _check_reg_weight(reg_weight)
     _check_reduction(reduction)
     logits, target = _check_logits_and_target(logits, target)
-    weight = _check_sample_weight(sample_weight, logits)
+    weight, _ = _check_sample_weight(sample_weight, logits)
     _check_target_range(target, logits.shape[1])
     distances = logits.amax(dim=1, keepdim=True) - logits
     penalty = F.relu(distances - margin).mean(dim=1)
@@ -716,13 +732,15 @@ def _check_logits_and_target(logits, target):
     return logits, target
 
 
-def _check_sample_weight(sample_weight, logits):
-    """Weights as a detached tensor of the logits' dtype and device, or None.
+def _check_sample_weight(sample_weight, logits, allow_all_zero=False):
+    """Weights as a detached tensor of the logits' dtype and device, or None,
+    and whether all are positive.
 
-    ValueError unless they are finite, >= 0 and not all 0 (one sync).
+    ValueError unless they are finite, >= 0 and (unless ``allow_all_zero``)
+    not all 0; one sync.
     """
     if sample_weight is None:
-        return None
+        return None, True
     if not isinstance(sample_weight, torch.Tensor):
         raise TypeError(
             f"sample_weight must be a torch tensor or None, got {type(sample_weight)}."
@@ -737,16 +755,21 @@ def _check_sample_weight(sample_weight, logits):
             f"got {tuple(sample_weight.shape)}."
         )
     weight = sample_weight.detach().to(device=logits.device, dtype=logits.dtype)
-    valid = torch.isfinite(weight) & (weight >= 0)
-    n_valid, n_positive = torch.stack([valid.sum(), (weight > 0).sum()]).tolist()
-    if n_valid < weight.shape[0]:
+    low, high, total = torch.stack([*torch.aminmax(weight), weight.sum()]).tolist()
+    if not (low >= 0 and high < math.inf):  # low is NaN if a weight is
+        valid = torch.isfinite(weight) & (weight >= 0)
         bad = sample_weight[(~valid).to(sample_weight.device)][0].item()
         raise ValueError(
             f"sample_weight must be finite and >= 0 (in {logits.dtype}), got {bad}."
         )
-    if n_positive == 0:
+    if high == 0 and not allow_all_zero:
         raise ValueError("sample_weight must not be all zero.")
-    return weight
+    if total == math.inf:
+        raise ValueError(
+            f"sample_weight sums to more than {logits.dtype} can hold: scale it "
+            "down (the mean does not depend on the weights' scale)."
+        )
+    return weight, low > 0
 
 
 def _check_target_range(target, n_classes, error=None):

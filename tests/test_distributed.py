@@ -26,8 +26,10 @@ SHARDINGS = {
     "even": ((6, 6), None),
     "uneven": ((7, 3), [0, 0, 1, 1, 2, 0, 1, 3, 3, 2]),
 }
+# sample weights: none, random with zeros, or all zero on rank 1's shard
+WEIGHTINGS = [None, "random", "zero_on_rank_1"]
 LOSS_CASES = list(
-    itertools.product(SHARDINGS, ["mean", "sum"], [0.5, 1.0]),
+    itertools.product(SHARDINGS, ["mean", "sum"], [0.5, 1.0], [None, "random"]),
 )
 
 
@@ -43,6 +45,22 @@ def _problem(sharding, scale=1.0):
     return X, y, logits * scale, np.cumsum((0,) + sizes)
 
 
+def _weights(sharding, weighting):
+    if weighting is None:
+        return None
+    sizes, _ = SHARDINGS[sharding]
+    gen = torch.Generator().manual_seed(1)
+    weight = torch.rand(sum(sizes), generator=gen, dtype=torch.float64) * 3
+    weight[:: 4 if weighting == "random" else 1000] = 0.0
+    if weighting == "zero_on_rank_1":
+        weight[sizes[0] :] = 0.0
+    return weight
+
+
+def _rows(weight, rows):
+    return None if weight is None else weight[rows]
+
+
 def _model():
     torch.manual_seed(0)
     return torch.nn.Sequential(
@@ -50,22 +68,33 @@ def _model():
     ).double()
 
 
-def _ddp_gradients(sharding, reduction, reg_weight, rank, distributed):
+def _ddp_gradients(model, case, rank, distributed):
+    """One DDP step's loss and gradients (the model is shared: constructing
+    DistributedDataParallel is the slow part of these checks)."""
+    sharding, reduction, reg_weight, weighting = case
     X, y, _, offsets = _problem(sharding)
-    model = DistributedDataParallel(_model())
+    weight = _weights(sharding, weighting)
     rows = slice(offsets[rank], offsets[rank + 1])
     criterion = GCELoss(reg_weight, reduction, distributed=distributed)
-    loss = criterion(model(X[rows]), y[rows])
+    model.zero_grad(set_to_none=True)
+    loss = criterion(model(X[rows]), y[rows], _rows(weight, rows))
     loss.backward()
-    return loss.item(), [p.grad for p in model.module.parameters()]
+    return loss.item(), [p.grad.clone() for p in model.module.parameters()]
 
 
-def _logit_gradients(sharding, reduction, rank, world_size, scale):
+def _logit_gradients(sharding, reduction, weighting, rank, world_size, scale):
     """Gradients with respect to this rank's logits, without DDP."""
     _, y, logits, offsets = _problem(sharding, scale)
+    weight = _weights(sharding, weighting)
     rows = slice(offsets[rank], offsets[rank + 1])
     z = logits[rows].clone().requires_grad_()
-    loss = generative_cross_entropy(z, y[rows], reduction=reduction, distributed=True)
+    loss = generative_cross_entropy(
+        z,
+        y[rows],
+        sample_weight=_rows(weight, rows),
+        reduction=reduction,
+        distributed=True,
+    )
     if reduction == "none":
         values = loss.detach()
         (loss.sum() * world_size / len(y)).backward()
@@ -78,27 +107,28 @@ def _logit_gradients(sharding, reduction, rank, world_size, scale):
 def _loss_worker(rank, world_size):
     assert dist.get_world_size() == world_size
     results = {}
+    model = DistributedDataParallel(_model())
     for case in LOSS_CASES:
         results[("ddp", *case)] = {
-            distributed: _ddp_gradients(*case, rank, distributed)
+            distributed: _ddp_gradients(model, case, rank, distributed)
             for distributed in ("auto", False)
         }
-    for sharding, reduction, scale in itertools.product(
-        SHARDINGS, ["mean", "sum", "none"], [1.0, 1e4]
+    for case in itertools.product(
+        SHARDINGS, ["mean", "sum", "none"], WEIGHTINGS, [1.0, 1e4]
     ):
-        results["logits", sharding, reduction, scale] = _logit_gradients(
-            sharding, reduction, rank, world_size, scale
+        results[("logits", *case)] = _logit_gradients(
+            *case[:3], rank, world_size, case[3]
         )
     results["groups"] = _group_values(rank, world_size)
     try:
         generative_cross_entropy(
             torch.zeros(2, 3),
             torch.tensor([0, 1]),
-            sample_weight=torch.ones(2),
+            sample_weight=torch.zeros(2),
             distributed=True,
         )
     except ValueError as error:
-        results["weights"] = str(error)
+        results["all_zero"] = str(error)
     return results
 
 
@@ -119,10 +149,10 @@ def loss_results(tmp_path_factory):
     return run_processes(_loss_worker, tmp_path_factory.mktemp("loss"))
 
 
-def _reference(sharding, reduction, reg_weight):
+def _reference(sharding, reduction, reg_weight, weighting):
     X, y, _, _ = _problem(sharding)
     model = _model()
-    loss = GCELoss(reg_weight, reduction)(model(X), y)
+    loss = GCELoss(reg_weight, reduction)(model(X), y, _weights(sharding, weighting))
     loss.backward()
     return loss.item(), [p.grad for p in model.parameters()]
 
@@ -131,41 +161,47 @@ def _max_difference(grads, other):
     return max((a - b).abs().max().item() for a, b in zip(grads, other))
 
 
-@pytest.mark.parametrize("sharding, reduction, reg_weight", LOSS_CASES)
+@pytest.mark.parametrize("sharding, reduction, reg_weight, weighting", LOSS_CASES)
 def test_ddp_gradients_equal_one_process_on_the_whole_batch(
-    loss_results, sharding, reduction, reg_weight
+    loss_results, sharding, reduction, reg_weight, weighting
 ):
-    value, grads = _reference(sharding, reduction, reg_weight)
+    value, grads = _reference(sharding, reduction, reg_weight, weighting)
     for rank_results in loss_results:
-        key = ("ddp", sharding, reduction, reg_weight)
+        key = ("ddp", sharding, reduction, reg_weight, weighting)
         rank_value, rank_grads = rank_results[key]["auto"]
         assert rank_value == pytest.approx(value, rel=1e-12)
         for actual, expected in zip(rank_grads, grads):
             torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("sharding, reduction, reg_weight", LOSS_CASES)
+@pytest.mark.parametrize("sharding, reduction, reg_weight, weighting", LOSS_CASES)
 def test_without_combining_the_shards_gradients_differ(
-    loss_results, sharding, reduction, reg_weight
+    loss_results, sharding, reduction, reg_weight, weighting
 ):
-    _, grads = _reference(sharding, reduction, reg_weight)
-    _, local_grads = loss_results[0]["ddp", sharding, reduction, reg_weight][False]
+    _, grads = _reference(sharding, reduction, reg_weight, weighting)
+    key = ("ddp", sharding, reduction, reg_weight, weighting)
+    _, local_grads = loss_results[0][key][False]
     assert _max_difference(local_grads, grads) > 1e-3
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e4])
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("sharding", SHARDINGS)
-def test_logit_gradients_equal_one_process(loss_results, sharding, reduction, scale):
+def test_logit_gradients_equal_one_process(
+    loss_results, sharding, reduction, weighting, scale
+):
     """Without DDP: each rank's logit gradient is W times its slice of the
     whole batch's; for "none", the per-sample terms are the whole batch's."""
     _, y, logits, offsets = _problem(sharding, scale)
     z = logits.clone().requires_grad_()
-    loss = generative_cross_entropy(z, y, reduction=reduction)
+    weight = _weights(sharding, weighting)
+    loss = generative_cross_entropy(z, y, sample_weight=weight, reduction=reduction)
     (loss.mean() if reduction == "none" else loss).backward()
     world_size = len(loss_results)
     for rank, rank_results in enumerate(loss_results):
-        values, grad = rank_results["logits", sharding, reduction, scale]
+        key = ("logits", sharding, reduction, weighting, scale)
+        values, grad = rank_results[key]
         rows = slice(offsets[rank], offsets[rank + 1])
         assert torch.isfinite(grad).all()
         expected = loss.detach()[rows] if reduction == "none" else loss.item()
@@ -454,6 +490,6 @@ def test_process_group_chooses_the_processes_that_share_a_batch(loss_results):
         )
 
 
-def test_distributed_gce_refuses_sample_weights(loss_results):
+def test_sample_weights_all_zero_over_the_processes(loss_results):
     for rank_results in loss_results:
-        assert "sample_weight is not supported" in rank_results["weights"]
+        assert "must not be all zero on every process" in rank_results["all_zero"]

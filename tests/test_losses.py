@@ -100,24 +100,59 @@ def test_gradcheck(path, reduction, lam):
     )
 
 
-def test_paths_agree_on_large_batch():
-    z_np, y_np = _random_problem(600, 150, 3.0, seed=5)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_second_order_gradients(path, weighted):
+    z_np, y_np = _random_problem(10, 4, 2.0, seed=13)
     z = torch.tensor(z_np, requires_grad=True)
+    w = torch.tensor(_random_weights(10, seed=13)) if weighted else None
     y = torch.tensor(y_np)
-    assert z.numel() >= losses._PROB_SPACE_MIN_NUMEL
-    fast = losses._gce_prob_space(z, y, 1.0, "mean")
-    exact = losses._gce_log_space(z, y, 1.0, "mean")
-    (g_fast,) = torch.autograd.grad(fast, z)
-    (g_exact,) = torch.autograd.grad(exact, z)
-    assert abs(fast.item() - exact.item()) < 1e-12
-    assert _rel_err(g_fast.numpy(), g_exact.numpy()) < 1e-10
+    assert torch.autograd.gradgradcheck(
+        lambda z: generative_cross_entropy(z, y, reg_weight=0.6, sample_weight=w),
+        (z,),
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_paths_agree_on_large_batch(monkeypatch, weighted):
+    z_np, y_np = _random_problem(600, 150, 3.0, seed=5)
+    y = torch.tensor(y_np)
+    weight = torch.tensor(_random_weights(600, seed=5)) if weighted else None
+    probs = torch.softmax(torch.tensor(z_np), dim=1)
+    assert losses._prob_space_terms(torch.tensor(z_np), y, weight) is not None
+    assert probs.numel() >= losses._PROB_SPACE_MIN_NUMEL
+    values, grads = [], []
+    for threshold in (0, 2**62):  # probability space, then log space
+        monkeypatch.setattr(losses, "_PROB_SPACE_MIN_NUMEL", threshold)
+        z = torch.tensor(z_np, requires_grad=True)
+        loss = generative_cross_entropy(z, y, reg_weight=0.8, sample_weight=weight)
+        loss.backward()
+        values.append(loss.item())
+        grads.append(z.grad.numpy())
+    assert abs(values[0] - values[1]) < 1e-12
+    assert _rel_err(grads[0], grads[1]) < 1e-10
 
 
 def test_prob_space_declines_when_probabilities_underflow():
     z = torch.zeros(4, 3)
     z[0, 0] = -1e4  # sample 0's target probability underflows
     y = torch.tensor([0, 1, 2, 1])
-    assert losses._gce_prob_space(z, y, 1.0, "mean") is None
+    assert losses._prob_space_terms(z, y, None) is None
+    assert losses._prob_space_terms(torch.zeros(4, 3), y, None) is not None
+
+
+def test_prob_space_with_a_class_that_no_sample_predicts(path):
+    # class 5 has probability 0 in every sample (and is no target): the
+    # probability-space path once divided 0 by 0 in its backward pass
+    z = torch.randn(400, 200)
+    z[:, 5] = -1e4
+    y = torch.randint(0, 200, (400,))
+    y[y == 5] = 0
+    z.requires_grad_()
+    loss = generative_cross_entropy(z, y)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+    expected = _ref_gce(z.detach().double().numpy(), y.numpy(), 1.0).mean()
+    assert abs(loss.item() - expected) < 1e-5
 
 
 def test_zero_weight_is_cross_entropy(path):
@@ -436,6 +471,7 @@ def test_weights_with_half_precision_and_extreme_logits(path):
         (torch.tensor([1.0, float("inf"), 1.0, 1.0]), ValueError, "finite and >= 0"),
         (torch.tensor([1e300, 1.0, 1.0, 1.0], dtype=torch.float64), ValueError, "1e"),
         (torch.zeros(4), ValueError, "must not be all zero"),
+        (torch.full((4,), 3e38), ValueError, "sums to more than torch.float32"),
         (torch.ones(3), ValueError, r"shape \(4,\)"),
         (torch.ones(4, 1), ValueError, r"shape \(4,\)"),
         (torch.ones(4, dtype=torch.bool), TypeError, "real numbers"),
@@ -457,6 +493,25 @@ def test_bad_sample_weight(function, weight, error, match):
     z, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
     with pytest.raises(error, match=match):
         function(z, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_out_of_range_targets_raise_with_weights(path, bad):
+    target = torch.tensor([0, 1, bad, 0])
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\)"):
+        generative_cross_entropy(
+            torch.randn(4, 3), target, sample_weight=torch.tensor([1.0, 1, 0, 1])
+        )
+
+
+def test_weights_are_constants():
+    z = torch.randn(6, 3, requires_grad=True)
+    w = torch.rand(6, requires_grad=True)
+    loss = generative_cross_entropy(
+        z, torch.tensor([0, 1, 2, 0, 1, 2]), sample_weight=w
+    )
+    loss.backward()
+    assert w.grad is None and torch.isfinite(z.grad).all()
 
 
 def test_criteria_take_sample_weight():
