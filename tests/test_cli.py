@@ -220,7 +220,7 @@ def test_module_entry_point_in_a_fresh_process():
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == f"{ERROR}unknown loss 'nope'; choose from ce, gce, ls, " + (
-        "focal, flsd53, dualfocal\n"
+        "focal, flsd53, dualfocal, mbls\n"
     )
     version = subprocess.run(
         [sys.executable, "-m", "sklearn_gce", "--version"],

@@ -42,7 +42,7 @@ from sklearn_gce.compare import (
     write_json,
 )
 from sklearn_gce.datasets import load_dataset, split_dataset
-from sklearn_gce.losses import DualFocalLoss, FLSD53Loss, FocalLoss, GCELoss
+from sklearn_gce.losses import DualFocalLoss, FLSD53Loss, FocalLoss, GCELoss, MbLSLoss
 
 FAST = TrainingConfig(epochs=2, hidden=(16,))
 ALL_LOSSES = "ce,gce,ls,focal,flsd53,dualfocal"
@@ -144,6 +144,8 @@ def test_parse_methods():
         ("focal", FocalLoss, {"gamma": 3.0}),
         ("flsd53", FLSD53Loss, {}),
         ("dualfocal", DualFocalLoss, {"gamma": 5.0}),
+        ("mbls", MbLSLoss, {"margin": 10.0, "reg_weight": 0.1}),
+        ("mbls:4", MbLSLoss, {"margin": 4.0}),
     ],
 )
 def test_each_loss_trains_with_the_library_criterion(key, criterion, attributes):
@@ -157,11 +159,15 @@ def test_each_loss_trains_with_the_library_criterion(key, criterion, attributes)
 
 
 def test_every_registered_loss_parses_builds_and_has_help():
-    assert LOSSES.names()[:6] == ALL_LOSSES.split(",")
+    assert LOSSES.names() == [*ALL_LOSSES.split(","), "mbls"]
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    y = np.arange(40) % 3
     for entry in LOSSES:
         (loss,) = parse_losses(entry.name)
         params = loss.estimator_params(FAST)
         assert "criterion" in params
+        proba = make_model(loss, seed=0, config=FAST).fit(X, y).predict_proba(X)
+        assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1)
         assert entry.help().startswith(entry.usage + ": ")
         if entry.param is not None:
             assert f"{entry.default:g} by default" in entry.help()

@@ -87,6 +87,23 @@ def _dualfocal(gamma, config):
     return {"criterion": DualFocalLoss, "criterion__gamma": gamma}
 
 
+def _mbls(margin, config):
+    from sklearn_gce.losses import MbLSLoss
+
+    return {
+        "criterion": MbLSLoss,
+        "criterion__margin": margin,
+        "predict_nonlinearity": _softmax,  # "auto" knows only some criteria
+    }
+
+
+def _softmax(logits):
+    """Probabilities from a module's logits, in float64."""
+    import torch
+
+    return torch.softmax(logits.double(), dim=-1)
+
+
 LOSSES.add("ce", _ce, "cross-entropy")
 LOSSES.add(
     "gce",
@@ -114,6 +131,14 @@ LOSSES.add(
     "dual focal loss",
     param="gamma",
     default=5.0,
+    check=_at_least_zero,
+)
+LOSSES.add(
+    "mbls",
+    _mbls,
+    "margin-based label smoothing (MbLS, penalty weight 0.1)",
+    param="margin",
+    default=10.0,
     check=_at_least_zero,
 )
 
@@ -230,8 +255,8 @@ def parse_losses(text):
     Each item is a name of :data:`LOSSES` with an optional ``:parameter``
     (``ce``; ``gce[:lambda]``, default 1; ``ls[:smoothing]``, default 0.05;
     ``focal[:gamma]``, default 3; ``flsd53``; ``dualfocal[:gamma]``, default
-    5), and optionally ``+mixup[:alpha]`` (default 0.2) to train it with
-    mixup.
+    5; ``mbls[:margin]``, default 10), and optionally ``+mixup[:alpha]``
+    (default 0.2) to train it with mixup.
 
     Parameters
     ----------
