@@ -259,6 +259,22 @@ def test_mixup_training_step_is_the_mixed_loss(criterion):
     assert all(p.grad is not None for p in net.module_.parameters())
 
 
+def test_mixup_permutes_every_part_of_the_targets():
+    from typing import NamedTuple
+
+    from sklearn_gce.compare._mixup import _rows
+
+    class Weighted(NamedTuple):
+        target: object
+        sample_weight: object
+
+    perm = np.array([2, 0, 1])
+    batch = Weighted(np.array(["a", "b", "c"]), torch.tensor([1.0, 2.0, 3.0]))
+    mixed = _rows(batch, perm)
+    assert type(mixed) is Weighted and mixed.target.tolist() == ["c", "a", "b"]
+    assert mixed.sample_weight.tolist() == [3.0, 1.0, 2.0]
+
+
 def test_mixup_is_seeded_and_changes_training():
     X = np.random.default_rng(0).standard_normal((80, 4))
     y = (X[:, 0] > 0).astype(int)

@@ -98,6 +98,10 @@ class MixupClassifier(GCEClassifier):
 
 
 def _rows(y, perm):
+    """Rows ``perm`` of a batch's targets; of each part of a tuple of them
+    (such as targets with their sample weights)."""
+    if isinstance(y, tuple):
+        return type(y)(*(_rows(part, perm) for part in y))
     if isinstance(y, torch.Tensor):
         return y[torch.as_tensor(perm, device=y.device)]
     return np.asarray(y)[perm]
