@@ -9,25 +9,62 @@ one line on stderr and exit status 2; a run that fails gets status 1.
 import argparse
 import os
 import sys
+import textwrap
 
-from sklearn_gce.compare._specs import DEFAULT_LOSSES, DEFAULT_METHODS
+from sklearn_gce.compare._models import MODELS
+from sklearn_gce.compare._specs import (
+    DEFAULT_LOSSES,
+    DEFAULT_METHODS,
+    LOSSES,
+    MIXUP_ALPHA,
+)
+from sklearn_gce.datasets import DATASETS
 
 DEFAULT_DATASET = "digits"
 DEFAULT_SEEDS = 10
 DEFAULT_EPOCHS = 60
+DEFAULT_HIDDEN = (256,)
 
-_EPILOG = """\
-losses: ce (cross-entropy), gce[:lambda] (Generative Cross-Entropy, lambda 1 by
-default; e.g. gce:0.5), ls[:smoothing] (label smoothing 0.05), focal[:gamma]
-(gamma 3), flsd53 (FLSD-53), dualfocal[:gamma] (gamma 5).
-post-hoc methods: none, temperature (scikit-learn's temperature scaling),
-ats[:n_bins] (adaptive temperature scaling, 15 bins).
-datasets: digits (scikit-learn's, embedded), mnist1d (generated; needs the
-mnist1d package), and NAME-lt10 / NAME-lt100 for a long-tailed training split.
 
-example:
-  sklearn-gce compare --dataset mnist1d --losses ce,gce,gce:0.5 --seeds 6 --out res
-"""
+def _fill(text, **kwargs):
+    return textwrap.fill(text, 79, break_on_hyphens=False, **kwargs)
+
+
+def _epilog():
+    """What each name means, from the registries."""
+
+    def section(title, lines):
+        wrapped = [
+            _fill(line, initial_indent="  ", subsequent_indent="    ") for line in lines
+        ]
+        return "\n".join([_fill(title), *wrapped])
+
+    return "\n\n".join(
+        [
+            section(
+                "losses (--losses, comma-separated; LOSS+mixup[:alpha] trains LOSS "
+                f"with mixup, alpha {MIXUP_ALPHA:g} by default):",
+                LOSSES.help(),
+            ),
+            section("models (--model):", MODELS.help()),
+            section(
+                "datasets (--dataset NAME, or your own: --csv PATH --target "
+                "COLUMN; NAME-lt10, NAME-lt100... make the training split "
+                "long-tailed with that imbalance ratio):",
+                DATASETS.help(),
+            ),
+            section(
+                "post-hoc methods (--post-hoc):",
+                [
+                    "none",
+                    "temperature (or ts): scikit-learn's temperature scaling",
+                    "ats[:n_bins]: adaptive temperature scaling (n_bins 15 by default)",
+                ],
+            ),
+            "example:\n  sklearn-gce compare --dataset mnist1d --losses "
+            "ce,gce:0.5,gce,ce+mixup --seeds 6 --out res",
+        ]
+    )
 
 
 class _UsageError(Exception):
@@ -66,6 +103,36 @@ def _fraction(text):
     return value
 
 
+def _n_jobs(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "must not be 0; use a number of processes, or -1 for every CPU"
+        )
+    return value
+
+
+def _train_size(text):
+    try:
+        count = int(text)
+    except ValueError:
+        try:
+            fraction = float(text)
+        except ValueError:
+            fraction = None
+        if fraction is not None and 0 < fraction <= 1:
+            return fraction
+    else:
+        if count >= 1:
+            return count
+    raise argparse.ArgumentTypeError(
+        f"must be a fraction in (0, 1] or a number of samples, got {text!r}"
+    )
+
+
 def _sizes(text):
     try:
         sizes = tuple(int(part) for part in text.split(","))
@@ -96,7 +163,7 @@ def _build_parser():
         "initial weights, calibrate each post hoc on a held-out calibration split,\n"
         "and report accuracy and calibration on a test split (mean +/- std over\n"
         "seeds), with paired Wilcoxon tests of GCE against each baseline.",
-        epilog=_EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = compare.add_argument_group("data")
@@ -134,6 +201,14 @@ def _build_parser():
         metavar="F",
         help="fraction held out for testing (default: 0.2)",
     )
+    data.add_argument(
+        "--train-size",
+        type=_train_size,
+        metavar="SIZE",
+        help="train on a stratified subsample of the training split: a fraction "
+        "in (0, 1] or a number of samples (default: all of it); the "
+        "calibration and test splits do not change",
+    )
     what = compare.add_argument_group("what is compared")
     what.add_argument(
         "--losses",
@@ -156,6 +231,12 @@ def _build_parser():
     )
     training = compare.add_argument_group("training")
     training.add_argument(
+        "--model",
+        choices=MODELS.names(),
+        default="mlp",
+        help="the network (default: %(default)s); see below",
+    )
+    training.add_argument(
         "--epochs",
         type=_positive_int,
         default=DEFAULT_EPOCHS,
@@ -172,7 +253,6 @@ def _build_parser():
     training.add_argument(
         "--hidden",
         type=_sizes,
-        default=(256,),
         metavar="SIZES",
         help="hidden layer widths of the MLP, e.g. 256 or 256,128 (default: 256)",
     )
@@ -187,6 +267,15 @@ def _build_parser():
         choices=("cpu", "cuda", "auto"),
         default="cpu",
         help="torch device; auto picks cuda when available (default: %(default)s)",
+    )
+    training.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=-1,
+        metavar="N",
+        help="processes training networks in parallel, one torch thread each; -1 "
+        "(the default) uses every CPU, -2 all but one; the results do not "
+        "depend on it",
     )
     output = compare.add_argument_group("output")
     output.add_argument(
@@ -203,6 +292,10 @@ def _build_parser():
     return parser
 
 
+class _RunError(Exception):
+    """A run that failed (training, writing the outputs); exit status 1."""
+
+
 def main(argv=None):
     """Run the command line; returns the exit status.
 
@@ -210,6 +303,13 @@ def main(argv=None):
     ----------
     argv : list of str or None
         Arguments without the program name; None reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for bad input, 1 for a run that failed, 130 when
+        interrupted (Ctrl-C), 1 when stdout was closed early (as in
+        ``sklearn-gce | head -1``), which ends the command quietly.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or (
@@ -217,19 +317,58 @@ def main(argv=None):
     ):
         argv = ["compare", *argv]
     try:
-        args = _build_parser().parse_args(argv)
+        try:
+            args = _build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help and --version
+            sys.stdout.flush()
+            return exc.code
         args.argv = ["sklearn-gce", *argv]
         return args.func(args)
     except _UsageError as exc:
         _error(str(exc))
         return 2
+    except _RunError as exc:
+        _error(str(exc))
+        return 1
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except BrokenPipeError:
+        _silence(sys.stdout, sys.stderr)
+        return 1
+
+
+def _printable(text, stream):
+    """``text`` with what ``stream`` cannot encode written as escapes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return text
+
+
+def _print(text=""):
+    print(_printable(text, sys.stdout))
+
+
+def _info(message):
+    print(_printable(message, sys.stderr), file=sys.stderr)
 
 
 def _error(message):
-    print(f"sklearn-gce: error: {message}", file=sys.stderr)
+    _info(f"sklearn-gce: error: {message}")
+
+
+def _silence(*streams):
+    """Point the streams' file descriptors at os.devnull, so that nothing
+    more is written to a closed pipe (Python's advice for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in streams:
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # no file descriptor
+            pass
+    os.close(devnull)
 
 
 def _load(args):
@@ -269,12 +408,18 @@ def _prepare(args):
     from sklearn_gce.compare import (
         SpecError,
         TrainingConfig,
+        make_model,
         parse_losses,
         parse_methods,
         resolve_device,
     )
     from sklearn_gce.datasets import DatasetError, split_dataset
 
+    if args.hidden is not None and args.model != "mlp":
+        raise _UsageError(
+            f"--hidden sets the layers of the MLP; it does not apply to --model "
+            f"{args.model}"
+        )
     try:
         losses = parse_losses(args.losses)
         methods = parse_methods(args.post_hoc)
@@ -284,24 +429,35 @@ def _prepare(args):
         if args.calib_size + args.test_size >= 1:
             raise _UsageError("--calib-size and --test-size must add up to less than 1")
         # classes too small to split fail here rather than after a first training
-        split_dataset(
+        split = split_dataset(
             dataset,
             0,
             calib_size=args.calib_size,
             test_size=args.test_size,
+            train_size=args.train_size,
             unknown_classes=unknown,
         )
+        config = TrainingConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            hidden=args.hidden or DEFAULT_HIDDEN,
+            lr=args.lr,
+            device=device,
+            model=args.model,
+        )
+        # losses and models that cannot train with these settings fail here
+        for loss in losses:
+            make_model(
+                loss,
+                seed=0,
+                config=config,
+                sample_shape=split.sample_shape,
+                n_classes=len(set(split.y_train.tolist())),
+            )
         if args.out is not None:
             _make_output_dir(args.out)
     except (DatasetError, SpecError, ValueError) as exc:
         raise _UsageError(str(exc)) from None
-    config = TrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        hidden=args.hidden,
-        lr=args.lr,
-        device=device,
-    )
     return dataset, losses, methods, unknown, config
 
 
@@ -314,8 +470,9 @@ def _compare(args):
     if not args.quiet:
         _info(
             f"{dataset.name}: {len(losses)} losses x {args.seeds} seeds = "
-            f"{len(losses) * args.seeds} networks (epochs: {args.epochs}, device: "
-            f"{config.device}); post-hoc: " + ", ".join(m.key for m in methods)
+            f"{len(losses) * args.seeds} networks ({config.model}, epochs: "
+            f"{args.epochs}, device: {config.device}); post-hoc: "
+            + ", ".join(m.key for m in methods)
         )
     try:
         comparison = run_comparison(
@@ -326,18 +483,30 @@ def _compare(args):
             config=config,
             calib_size=args.calib_size,
             test_size=args.test_size,
+            train_size=args.train_size,
             unknown_classes=unknown,
             keep_proba=plotted,
             progress=bar,
+            n_jobs=args.n_jobs,
         )
-    except (FloatingPointError, RuntimeError) as exc:
-        _error(f"training failed: {exc}".splitlines()[0])
-        return 1
+    except (FloatingPointError, RuntimeError, ValueError, MemoryError) as exc:
+        raise _RunError(f"training failed: {exc}".splitlines()[0]) from None
     finally:
         if bar is not None:
             bar.close()
-    _report(comparison, args, plotted)
-    return 0
+    report = _Report(comparison)
+    status = 0
+    try:
+        _print(report.text(ascii_only=_ascii_only(sys.stdout)))
+        sys.stdout.flush()
+    except BrokenPipeError:  # stdout closed early: still write the files
+        _silence(sys.stdout)
+        status = 1
+    if args.out is not None:
+        written = _write_outputs(report, args, plotted)
+        if not args.quiet:
+            _info("wrote " + ", ".join(written))
+    return status
 
 
 def _make_output_dir(path):
@@ -358,10 +527,6 @@ def _plotted_losses(losses):
     return keys[:2]
 
 
-def _info(message):
-    print(message, file=sys.stderr)
-
-
 def _ascii_only(stream):
     try:
         "±".encode(stream.encoding or "ascii")
@@ -370,56 +535,86 @@ def _ascii_only(stream):
     return False
 
 
-def _report(comparison, args, plotted):
-    from sklearn_gce.compare import (
-        METRICS,
-        ats_notes,
-        format_summary,
-        format_tests,
-        notes_on_tests,
-        paired_tests,
-        summarize,
-    )
+class _Report:
+    """The summary, the tests and the notes of a comparison."""
 
-    metrics = [*METRICS, "ood_auroc", "fit_seconds"]
-    summary = summarize(comparison.records, metrics)
-    tests = paired_tests(comparison.records)
-    notes = notes_on_tests(tests, len(comparison.seeds)) if tests else []
-    notes += ats_notes(comparison.records)
-    sizes = ", ".join(f"{k} {v}" for k, v in comparison.split_sizes.items())
-    print(f"{comparison.dataset.description}")
-    print(
-        f"split per seed: {sizes}; {len(comparison.seeds)} seeds; test-split "
-        "metrics, mean +/- std over seeds"
-    )
-    print()
-    print(format_summary(summary, metrics, ascii_only=_ascii_only(sys.stdout)))
-    if tests:
-        print()
-        print("GCE against each baseline (paired over seeds, Wilcoxon signed-rank):")
-        print(format_tests(tests))
-    if not any(loss.is_gce for loss in comparison.losses):
-        notes.append("No GCE loss was compared, so there are no paired tests.")
-    steep = [loss.key for loss in comparison.losses if loss.is_gce and loss.param > 1]
-    if steep:
-        notes.append(
-            f"{', '.join(steep)}: GCE with lambda > 1 is not a proper loss (for "
-            "lambda <= 1 it is (1 - lambda) CE + lambda GCE(1), a mix of two "
-            "proper losses; above 1 it subtracts CE), and training can collapse "
-            "(on digits, lambda = 2 gives chance accuracy)."
+    def __init__(self, comparison):
+        from sklearn_gce.compare import (
+            METRICS,
+            ats_notes,
+            notes_on_tests,
+            paired_tests,
+            summarize,
         )
-    for note in notes:
-        print(f"- {note}")
-    print(f"\n{len(comparison.records)} results in {comparison.seconds:.0f} s")
-    if args.out is not None:
-        written = _write_outputs(
-            comparison, args, summary, metrics, tests, notes, plotted
-        )
-        if not args.quiet:
-            _info("wrote " + ", ".join(written))
+
+        self.comparison = comparison
+        self.metrics = [*METRICS, "ood_auroc", "fit_seconds"]
+        self.summary = summarize(comparison.records, self.metrics)
+        self.tests = paired_tests(comparison.records)
+        n_seeds = len(comparison.seeds)
+        notes = notes_on_tests(self.tests, n_seeds) if self.tests else []
+        notes += ats_notes(comparison.records)
+        if not any(loss.is_gce for loss in comparison.losses):
+            notes.append("No GCE loss was compared, so there are no paired tests.")
+        steep = [
+            loss.key for loss in comparison.losses if loss.is_gce and loss.param > 1
+        ]
+        if steep:
+            notes.append(
+                f"{', '.join(steep)}: GCE with lambda > 1 is not a proper loss (for "
+                "lambda <= 1 it is (1 - lambda) CE + lambda GCE(1), a mix of two "
+                "proper losses; above 1 it subtracts CE), and training can collapse "
+                "(on digits, lambda = 2 gives chance accuracy)."
+            )
+        self.notes = notes
+
+    def text(self, *, ascii_only):
+        from sklearn_gce.compare import format_summary, format_tests
+
+        comparison = self.comparison
+        sizes = ", ".join(f"{k} {v}" for k, v in comparison.split_sizes.items())
+        lines = [
+            comparison.dataset.description,
+            f"split per seed: {sizes}; {len(comparison.seeds)} seeds; test-split "
+            "metrics, mean +/- std over seeds",
+            "",
+            format_summary(self.summary, self.metrics, ascii_only=ascii_only),
+        ]
+        if self.tests:
+            lines += [
+                "",
+                "GCE against each baseline (paired over seeds, Wilcoxon signed-rank):",
+                format_tests(self.tests),
+            ]
+        lines += [f"- {note}" for note in self.notes]
+        lines += [
+            "",
+            f"{len(comparison.records)} results in {comparison.seconds:.0f} s "
+            f"({comparison.n_jobs} processes)",
+        ]
+        return "\n".join(lines)
 
 
-def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
+def _write_outputs(report, args, plotted):
+    """Every output file, all or none (see ``output_folder``); their paths."""
+    from sklearn_gce.compare import output_folder
+
+    try:
+        with output_folder(args.out) as folder:
+            names = _write_files(folder, report, args, plotted)
+    except OSError as exc:
+        if not os.path.isdir(args.out):
+            reason = "the folder no longer exists (removed during the run?)"
+        else:
+            reason = exc.strerror or str(exc)
+        raise _RunError(
+            f"cannot write the results to --out {args.out}: {reason}; nothing was "
+            "written"
+        ) from None
+    return [os.path.join(args.out, name) for name in names]
+
+
+def _write_files(folder, report, args, plotted):
     from dataclasses import asdict
 
     from sklearn_gce.compare import (
@@ -430,16 +625,16 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
         write_json,
     )
 
-    paths = {
-        name: os.path.join(args.out, name)
-        for name in ("runs.csv", "runs.json", "summary.md", "reliability.png")
-    }
+    comparison = report.comparison
+    notes = report.notes
+    names = ["runs.csv", "runs.json", "summary.md", "reliability.png"]
     plots = _have_matplotlib()
     if not plots:
         notes = [*notes, "matplotlib is not installed: reliability.png was skipped."]
         if not args.quiet:
             _info(f"note: {notes[-1]} (pip install matplotlib)")
-        del paths["reliability.png"]
+        names.remove("reliability.png")
+    path = {name: os.path.join(folder, name) for name in names}
     environment = describe_environment(comparison.config.device, argv=args.argv)
     settings = {
         "dataset": comparison.dataset.name,
@@ -447,12 +642,15 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
         "post-hoc": ",".join(method.key for method in comparison.methods),
         "seeds": len(comparison.seeds),
         **asdict(comparison.config),
+        "train_size": args.train_size,
         "split": comparison.split_sizes,
+        "n_jobs": comparison.n_jobs,
+        "torch_threads_per_run": 1,
         "seconds": round(comparison.seconds, 1),
     }
-    write_csv(paths["runs.csv"], comparison.records)
+    write_csv(path["runs.csv"], comparison.records)
     write_json(
-        paths["runs.json"],
+        path["runs.json"],
         {
             "environment": environment,
             "dataset": {
@@ -461,22 +659,22 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
             },
             "settings": settings,
             "losses": {loss.key: loss.description for loss in comparison.losses},
-            "summary": summary,
-            "tests": tests,
+            "summary": report.summary,
+            "tests": report.tests,
             "notes": notes,
             "runs": comparison.records,
         },
     )
-    with open(paths["summary.md"], "w", encoding="utf-8") as file:
+    with open(path["summary.md"], "w", encoding="utf-8") as file:
         file.write(
             markdown_report(
                 title=f"sklearn-gce compare: {comparison.dataset.name}",
                 environment=environment,
                 description=comparison.dataset.description,
                 settings=settings,
-                summary=summary,
-                metrics=metrics,
-                tests=tests,
+                summary=report.summary,
+                metrics=report.metrics,
+                tests=report.tests,
                 notes=notes,
             )
         )
@@ -485,12 +683,12 @@ def _write_outputs(comparison, args, summary, metrics, tests, notes, plotted):
             comparison.proba,
             plotted,
             [method.key for method in comparison.methods],
-            paths["reliability.png"],
+            path["reliability.png"],
             labels=comparison.classes,
             title=f"{comparison.dataset.name}: test predictions pooled over "
             f"{len(comparison.seeds)} seeds",
         )
-    return list(paths.values())
+    return names
 
 
 def _have_matplotlib():

@@ -1,15 +1,27 @@
 import csv
+import errno
+import io
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from sklearn_gce import cli
 
 TINY = ["--seeds", "2", "--epochs", "1", "--hidden", "8", "--losses", "ce,gce"]
+TINY += ["--n-jobs", "1"]  # in this process; test_n_jobs_... tests the workers
 ERROR = "sklearn-gce: error: "
+
+
+_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__))),
+}
 
 
 def _run(capsys, *argv):
@@ -83,6 +95,8 @@ def test_no_arguments_run_compare_with_its_defaults(capsys, monkeypatch):
     assert seen["seeds"] == cli.DEFAULT_SEEDS and seen["epochs"] == cli.DEFAULT_EPOCHS
     assert seen["losses"] == "ce,gce,ls,focal,flsd53,dualfocal"
     assert seen["post_hoc"] == "none,temperature,ats" and seen["device"] == "cpu"
+    assert seen["n_jobs"] == -1 and seen["model"] == "mlp"
+    assert seen["train_size"] is None and seen["hidden"] is None
     assert cli.main(["--seeds", "3"]) == 0 and seen["seeds"] == 3
 
 
@@ -125,6 +139,26 @@ def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypa
         (["--dataset", "digits", "--csv", "x.csv"], "not allowed with"),
         (["--imbalance-ratio", "10"], "use its -lt name"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["--n-jobs", "0"], "--n-jobs: must not be 0"),
+        (["--n-jobs", "two"], "--n-jobs: 'two' is not an integer"),
+        (["--train-size", "0"], "--train-size: must be a fraction in (0, 1]"),
+        (["--train-size", "1.5"], "--train-size: must be a fraction"),
+        (["--train-size", "-3"], "--train-size: must be a fraction"),
+        (["--train-size", "nan"], "--train-size: must be a fraction"),
+        (["--train-size", "half"], "--train-size: must be a fraction"),
+        (["--train-size", "5000"], "more than the 1077 samples"),
+        (["--train-size", "5"], "leaves class 0 without training samples"),
+        (["--model", "rnn"], "invalid choice: 'rnn'"),
+        (
+            ["--csv", "{csv}", "--target", "species", "--model", "cnn"],
+            "CSV are tabular",
+        ),
+        (["--model", "cnn", "--hidden", "8"], "--hidden sets the layers of the MLP"),
+        (["--model", "resnet1d"], "--model resnet1d takes signals (mnist1d)"),
+        (["--losses", "ce+mixup:0"], "mixup's alpha must be a positive number"),
+        (["--losses", "ce,ce+dropout"], "only mixup"),
+        (["--losses", "gce:0.5,gce:0.50"], "'gce:0.5' is listed twice"),
+        (["--batch-size", "1"], "GCE needs --batch-size 2 or more"),
     ],
 )
 def test_bad_input_gets_one_line_and_status_2(capsys, small_csv, argv, message):
@@ -186,7 +220,7 @@ def test_module_entry_point_in_a_fresh_process():
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == f"{ERROR}unknown loss 'nope'; choose from ce, gce, ls, " + (
-        "focal, flsd53, dualfocal (e.g. gce:0.5)\n"
+        "focal, flsd53, dualfocal, mbls\n"
     )
     version = subprocess.run(
         [sys.executable, "-m", "sklearn_gce", "--version"],
@@ -201,6 +235,232 @@ def test_module_entry_point_in_a_fresh_process():
 @pytest.mark.filterwarnings("ignore:reg_weight=2.0 > 1:UserWarning")
 def test_gce_above_one_gets_a_note(capsys):
     status, out, _ = _run(
-        capsys, "--losses", "ce,gce:2", "--seeds", "1", "--epochs", "1", "--quiet"
+        capsys, *TINY, "--losses", "ce,gce:2", "--seeds", "1", "--quiet"
     )
     assert status == 0 and "gce:2: GCE with lambda > 1 is not a proper loss" in out
+
+
+def test_cnn_on_digits(capsys, tmp_path):
+    argv = ["--seeds", "1", "--epochs", "1", "--losses", "ce,gce", "--n-jobs", "1"]
+    status, out, _ = _run(capsys, *argv, "--model", "cnn", "--out", str(tmp_path))
+    assert status == 0 and "gce " in out
+    payload = json.loads((tmp_path / "runs.json").read_text())
+    assert payload["settings"]["model"] == "cnn"
+    assert {run["model"] for run in payload["runs"]} == {"cnn"}
+
+
+def test_batch_size_one_without_gce_trains(capsys):
+    argv = [*TINY, "--losses", "ce,gce:0", "--seeds", "1", "--train-size", "100"]
+    status, out, _ = _run(capsys, *argv, "--batch-size", "1")
+    assert status == 0 and "gce:0" in out
+
+
+# --- parallel runs ---
+
+
+def _table_without_times(text):
+    """The stdout tables without the time column and the closing line."""
+    lines = [line for line in text.splitlines() if " results in " not in line]
+    start = next(i for i, line in enumerate(lines) if line.startswith("loss "))
+    stop = lines.index("", start)
+    cut = lines[start].index("fit s")
+    return lines[:start] + [line[:cut] for line in lines[start:stop]] + lines[stop:]
+
+
+def _csv_rows(path):
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        del row["fit_seconds"], row["calibration_seconds"]
+    return rows
+
+
+def test_n_jobs_changes_nothing_but_the_time(capsys, tmp_path):
+    outputs = {}
+    for n_jobs in ("1", "2"):
+        out_dir = tmp_path / n_jobs
+        argv = [*TINY, "--losses", "ce,gce,ls", "--quiet", "--n-jobs", n_jobs]
+        status, out, _ = _run(capsys, *argv, "--out", str(out_dir))
+        assert status == 0
+        payload = json.loads((out_dir / "runs.json").read_text())
+        outputs[n_jobs] = (out, payload, out_dir)
+    (out1, json1, dir1), (out2, json2, dir2) = outputs["1"], outputs["2"]
+    assert json1["settings"]["n_jobs"] == 1 and json2["settings"]["n_jobs"] == 2
+    assert "(2 processes)" in out2
+    assert _table_without_times(out1) == _table_without_times(out2)
+    assert _csv_rows(dir1 / "runs.csv") == _csv_rows(dir2 / "runs.csv")
+    timings = ("fit_seconds", "calibration_seconds")
+    for key in ("runs", "summary"):
+        for a, b in zip(json1[key], json2[key], strict=True):
+            assert {k: v for k, v in a.items() if not k.startswith(timings)} == {
+                k: v for k, v in b.items() if not k.startswith(timings)
+            }
+    assert json1["tests"] == json2["tests"] and json1["notes"] == json2["notes"]
+    md1, md2 = ((d / "summary.md").read_text() for d in (dir1, dir2))
+
+    def results(markdown):  # the tables, tests and notes, without fit times
+        body = markdown.split("## Results")[1].split("## Environment")[0]
+        return [line.rsplit("|", 2)[0] for line in body.splitlines()]
+
+    assert results(md1) == results(md2) and "GCE against" in md1
+
+
+# --- faults: one line, never a traceback ---
+
+
+def test_interrupt_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    import sklearn_gce.compare as compare
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "run_comparison", interrupted)
+    status, out, err = _run(capsys, *TINY, "--out", str(tmp_path))
+    assert status == 130 and out == ""
+    assert err.endswith(f"{ERROR}interrupted\n") and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_leaves_the_previous_outputs(capsys, tmp_path, monkeypatch):
+    import sklearn_gce.compare as compare
+
+    status, _, _ = _run(
+        capsys, *TINY, "--seeds", "1", "--quiet", "--out", str(tmp_path)
+    )
+    assert status == 0
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    write_json = compare.write_json
+
+    def disk_full(path, payload):
+        with open(path, "w") as file:
+            file.write('{"half": ')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(compare, "write_json", disk_full)
+    status, out, err = _run(capsys, *TINY, "--seeds", "1", "--out", str(tmp_path))
+    assert status == 1 and "ce " in out  # the results still reach stdout
+    assert err.splitlines()[-1] == (
+        f"{ERROR}cannot write the results to --out {tmp_path}: No space left on "
+        "device; nothing was written"
+    )
+    after = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    assert after == before  # no half-written file, no temporary folder
+    monkeypatch.setattr(compare, "write_json", write_json)
+
+
+def test_out_folder_removed_during_the_run(capsys, tmp_path, monkeypatch):
+    import sklearn_gce.compare as compare
+
+    out_dir = tmp_path / "results"
+    run_comparison = compare.run_comparison
+
+    def run_then_remove(*args, **kwargs):
+        result = run_comparison(*args, **kwargs)
+        shutil.rmtree(out_dir)
+        return result
+
+    monkeypatch.setattr(compare, "run_comparison", run_then_remove)
+    status, _, err = _run(capsys, *TINY, "--quiet", "--out", str(out_dir))
+    assert status == 1 and err.count("\n") == 1
+    assert "no longer exists (removed during the run?)" in err
+    assert not out_dir.exists()
+
+
+class _ClosedPipe(io.StringIO):
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_stdout_closed_early_ends_quietly_and_still_writes(
+    capsys, tmp_path, monkeypatch
+):
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    status = cli.main([*TINY, "--quiet", "--out", str(tmp_path)])
+    monkeypatch.undo()
+    _, err = capsys.readouterr()
+    assert status == 1 and err == ""
+    assert "runs.json" in os.listdir(tmp_path)
+
+
+def test_closed_stdout_in_a_real_pipe(tmp_path):
+    # as `sklearn-gce ... | head -0`: the reader is gone before the command writes
+    argv = [*TINY, "--seeds", "1", "--losses", "ce", "--post-hoc", "none", "--quiet"]
+    done = subprocess.Popen(
+        [sys.executable, "-m", "sklearn_gce", *argv, "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_ENV,
+    )
+    done.stdout.close()
+    _, err = done.communicate(timeout=300)
+    assert done.returncode == 1 and err == b""
+    assert "runs.csv" in os.listdir(tmp_path)
+
+
+def test_non_ascii_names_on_an_ascii_stdout(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "donn\u00e9es.csv"
+    rows = ["\u00e2ge,taille,esp\u00e8ce"]
+    for i in range(45):
+        label = ("caf\u00e9", "th\u00e9", "\u6c34")[i % 3]
+        rows.append(f"{i % 3 + 0.1 * (i % 7)},{(i * 7) % 11},{label}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    status = cli.main(["--csv", str(path), "--target", "esp\u00e8ce", *TINY, "--quiet"])
+    stdout.flush()
+    text = stdout.buffer.getvalue().decode("ascii")
+    monkeypatch.undo()
+    assert status == 0
+    assert "donn\\xe9es.csv" in text and "esp\\xe8ce" in text
+    assert "+/-" in text and "\u00b1" not in text
+
+
+def test_huge_integer_labels_and_features(capsys, tmp_path):
+    labels = tmp_path / "labels.csv"
+    big = 2**63
+    rows = ["a,b,y"] + [f"{i % 3},{i % 5},{big + i % 2}" for i in range(40)]
+    labels.write_text("\n".join(rows) + "\n")
+    status, out, _ = _run(capsys, "--csv", str(labels), "--target", "y", *TINY)
+    assert status == 0 and "2 classes" in out
+
+    features = tmp_path / "features.csv"
+    rows = ["a,b,y"] + [f"{i % 3},{i}e300,{i % 2}" for i in range(40)]
+    features.write_text("\n".join(rows) + "\n")
+    status, _, err = _run(capsys, "--csv", str(features), "--target", "y", *TINY)
+    assert status == 2 and err.count("\n") == 1
+    assert "column 'b'" in err and "too large to standardise" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_cleanly(tmp_path):
+    out_dir = tmp_path / "out"
+    command = [sys.executable, "-m", "sklearn_gce", "--seeds", "4", "--epochs", "50"]
+    process = subprocess.Popen(
+        [*command, "--n-jobs", "2", "--out", str(out_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_ENV,
+        start_new_session=True,
+    )
+    err = b""
+    while b"1/24" not in err:  # a first run has finished: the workers are busy
+        chunk = process.stderr.read1(4096)
+        assert chunk, "the command ended before its first run"
+        err += chunk
+    os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal
+    out, rest = process.communicate(timeout=120)
+    err = (err + rest).decode()
+    assert process.returncode == 130 and out == b""
+    assert err.endswith(f"\n{ERROR}interrupted\n") and "Traceback" not in err
+    assert os.listdir(out_dir) == []
+    for _ in range(60):  # no worker left behind (the trackers end soon after)
+        alive = subprocess.run(
+            ["pgrep", "-a", "-s", str(process.pid)], capture_output=True, text=True
+        ).stdout
+        if not alive:
+            break
+        time.sleep(0.5)
+    assert alive == ""

@@ -1,5 +1,10 @@
+import errno
 import json
 import math
+import os
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -8,17 +13,22 @@ from scipy.stats import wilcoxon
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
 from sklearn_gce.compare import (
+    LOSSES,
     METRICS,
+    MODELS,
     LossSpec,
     MethodSpec,
+    MixupClassifier,
     SpecError,
     TrainingConfig,
     calibrate,
     format_summary,
     format_tests,
     make_model,
+    mean_interval,
     min_p_value,
     ood_auroc,
+    output_folder,
     paired_tests,
     parse_losses,
     parse_methods,
@@ -32,7 +42,7 @@ from sklearn_gce.compare import (
     write_json,
 )
 from sklearn_gce.datasets import load_dataset, split_dataset
-from sklearn_gce.losses import DualFocalLoss, FLSD53Loss, FocalLoss, GCELoss
+from sklearn_gce.losses import DualFocalLoss, FLSD53Loss, FocalLoss, GCELoss, MbLSLoss
 
 FAST = TrainingConfig(epochs=2, hidden=(16,))
 ALL_LOSSES = "ce,gce,ls,focal,flsd53,dualfocal"
@@ -72,6 +82,19 @@ def test_parse_losses_defaults_and_parameters():
     assert [loss.is_gce for loss in losses[:2]] == [False, True]
 
 
+def test_parse_losses_with_mixup():
+    losses = parse_losses("ce+mixup, gce:0.5+mixup:0.4 ,ce,ce+mixup:1")
+    assert [loss.key for loss in losses] == [
+        "ce+mixup",
+        "gce:0.5+mixup:0.4",
+        "ce",
+        "ce+mixup:1",
+    ]
+    assert [loss.mixup for loss in losses] == [0.2, 0.4, None, 1.0]
+    assert losses[1].is_gce and losses[1].param == 0.5
+    assert "mixup (alpha = 0.4)" in losses[1].description
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -82,7 +105,13 @@ def test_parse_losses_defaults_and_parameters():
         ("ls:1", "in \\[0, 1\\)"),
         ("flsd53:2", "takes no parameter"),
         ("gce,gce:1", "listed twice"),
+        ("ce+mixup,ce+mixup:0.2", "listed twice"),
         (" , ", "no losses"),
+        ("ce+cutmix", "only mixup"),
+        ("ce+mixup:0", "positive"),
+        ("ce+mixup:nan", "positive"),
+        ("ce+mixup:x", "not a number"),
+        ("gce:", "not a number"),
     ],
 )
 def test_parse_losses_errors(text, message):
@@ -100,6 +129,7 @@ def test_parse_methods():
         ("ats:2.5", "n_bins"),
         ("none:1", "takes no parameter"),
         ("ts,temperature", "listed twice"),
+        ("ats:\u00b2", "n_bins"),  # a digit to str.isdigit, not to int
     ]:
         with pytest.raises(SpecError, match=message):
             parse_methods(text)
@@ -114,6 +144,8 @@ def test_parse_methods():
         ("focal", FocalLoss, {"gamma": 3.0}),
         ("flsd53", FLSD53Loss, {}),
         ("dualfocal", DualFocalLoss, {"gamma": 5.0}),
+        ("mbls", MbLSLoss, {"margin": 10.0, "reg_weight": 0.1}),
+        ("mbls:4", MbLSLoss, {"margin": 4.0}),
     ],
 )
 def test_each_loss_trains_with_the_library_criterion(key, criterion, attributes):
@@ -124,6 +156,152 @@ def test_each_loss_trains_with_the_library_criterion(key, criterion, attributes)
     assert type(fitted) is criterion
     for name, value in attributes.items():
         assert getattr(fitted, name) == value
+
+
+def test_every_registered_loss_parses_builds_and_has_help():
+    assert LOSSES.names() == [*ALL_LOSSES.split(","), "mbls"]
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    y = np.arange(40) % 3
+    for entry in LOSSES:
+        (loss,) = parse_losses(entry.name)
+        params = loss.estimator_params(FAST)
+        assert "criterion" in params
+        proba = make_model(loss, seed=0, config=FAST).fit(X, y).predict_proba(X)
+        assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1)
+        assert entry.help().startswith(entry.usage + ": ")
+        if entry.param is not None:
+            assert f"{entry.default:g} by default" in entry.help()
+    assert MODELS.names() == ["mlp", "cnn", "resnet1d"]
+
+
+@pytest.mark.parametrize(
+    "model, shape, module",
+    [
+        ("cnn", (1, 8, 8), "CNN2dModule"),
+        ("cnn", (1, 40), "CNN1dModule"),
+        ("resnet1d", (1, 40), "ResNet1dModule"),
+    ],
+)
+def test_models_for_images_and_signals(model, shape, module):
+    X = np.random.default_rng(0).standard_normal((40, int(np.prod(shape))))
+    y = np.arange(40) % 4
+    config = TrainingConfig(epochs=1, model=model)
+    pipeline = make_model(
+        parse_losses("gce")[0], seed=0, config=config, sample_shape=shape, n_classes=4
+    ).fit(X, y)
+    net = pipeline[-1]
+    assert type(net.module_).__name__ == module
+    assert net.module_.input_shape == shape
+    proba = pipeline.predict_proba(X)
+    assert proba.shape == (40, 4) and np.allclose(proba.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize("model", ["cnn", "resnet1d"])
+def test_convolutional_models_refuse_tables(model):
+    config = TrainingConfig(model=model)
+    with pytest.raises(SpecError, match=f"--model {model} takes .*use --model mlp"):
+        make_model(parse_losses("ce")[0], seed=0, config=config, n_classes=3)
+
+
+def test_mlp_on_images_takes_the_flat_rows():
+    config = TrainingConfig(epochs=0, hidden=(8,))
+    pipeline = make_model(
+        parse_losses("ce")[0], seed=0, config=config, sample_shape=(1, 8, 8)
+    )
+    pipeline.fit(np.zeros((10, 64)), np.arange(10) % 2)
+    assert pipeline[-1].module_.layers[0].in_features == 64
+
+
+def test_gce_refuses_batches_of_one_sample():
+    one = TrainingConfig(batch_size=1)
+    with pytest.raises(SpecError, match="--batch-size 2 or more"):
+        make_model(parse_losses("gce")[0], seed=0, config=one)
+    make_model(parse_losses("gce:0")[0], seed=0, config=one)  # plain CE
+
+
+# --- mixup ---
+
+
+def test_mixup_model_keeps_initial_weights_and_batch_order():
+    X = np.random.default_rng(0).standard_normal((60, 5))
+    y = np.arange(60) % 3
+    config = TrainingConfig(epochs=0, hidden=(8,))
+    plain = make_model(parse_losses("ce")[0], seed=3, config=config)
+    mixed = make_model(parse_losses("ce+mixup:0.4")[0], seed=3, config=config)
+    assert type(mixed[-1]) is MixupClassifier and mixed[-1].mixup_alpha == 0.4
+    plain.fit(X, y), mixed.fit(X, y)
+    for name, tensor in plain[-1].module_.state_dict().items():
+        assert torch.equal(tensor, mixed[-1].module_.state_dict()[name])
+
+
+@pytest.mark.parametrize("criterion", [torch.nn.CrossEntropyLoss, GCELoss])
+def test_mixup_training_step_is_the_mixed_loss(criterion):
+    X = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    y = np.array(["a", "b", "c", "d"] * 4)
+    net = MixupClassifier(
+        criterion=criterion, mixup_alpha=0.5, max_epochs=0, random_state=7
+    ).fit(X, y)
+    net.on_train_begin(net)
+    step = net.train_step_single((torch.from_numpy(X), y))
+
+    random = np.random.RandomState(7)
+    lam = random.beta(0.5, 0.5)
+    perm = random.permutation(16)
+    mixed = lam * torch.from_numpy(X) + (1 - lam) * torch.from_numpy(X[perm])
+    logits = net.module_(mixed)
+    index = {label: i for i, label in enumerate(net.classes_)}
+    target = torch.tensor([index[label] for label in y])
+    expected = lam * net.criterion_(logits, target) + (1 - lam) * net.criterion_(
+        logits, target[perm]
+    )
+    assert 0 < lam < 1
+    torch.testing.assert_close(step["loss"], expected)
+    assert all(p.grad is not None for p in net.module_.parameters())
+
+
+def test_mixup_permutes_every_part_of_the_targets():
+    from typing import NamedTuple
+
+    from sklearn_gce.compare._mixup import _rows
+
+    class Weighted(NamedTuple):
+        target: object
+        sample_weight: object
+
+    perm = np.array([2, 0, 1])
+    batch = Weighted(np.array(["a", "b", "c"]), torch.tensor([1.0, 2.0, 3.0]))
+    mixed = _rows(batch, perm)
+    assert type(mixed) is Weighted and mixed.target.tolist() == ["c", "a", "b"]
+    assert mixed.sample_weight.tolist() == [3.0, 1.0, 2.0]
+
+
+def test_mixup_is_seeded_and_changes_training():
+    X = np.random.default_rng(0).standard_normal((80, 4))
+    y = (X[:, 0] > 0).astype(int)
+
+    def proba(alpha, seed=0):
+        if alpha is None:
+            from sklearn_gce import GCEClassifier
+
+            net = GCEClassifier(max_epochs=3, random_state=seed)
+        else:
+            net = MixupClassifier(mixup_alpha=alpha, max_epochs=3, random_state=seed)
+        return net.fit(X, y).predict_proba(X)
+
+    assert np.array_equal(proba(0.4), proba(0.4))
+    assert not np.array_equal(proba(0.4), proba(None))
+    assert not np.array_equal(proba(0.4), proba(0.4, seed=1))
+
+
+def test_mixup_classifier_parameters():
+    from sklearn.base import clone
+
+    net = MixupClassifier(reg_weight=0.5, mixup_alpha=0.3, max_epochs=1)
+    params = clone(net).get_params()
+    assert params["mixup_alpha"] == 0.3 and params["reg_weight"] == 0.5
+    X, y = np.zeros((8, 2)), np.arange(8) % 2
+    with pytest.raises(ValueError, match="mixup_alpha"):
+        MixupClassifier(mixup_alpha=0).fit(X, y)
 
 
 # --- pairing ---
@@ -156,17 +334,210 @@ def test_records_prove_the_pairing(comparison):
     assert by_seed[0]["init_fingerprint"] != by_seed[1]["init_fingerprint"]
 
 
-def test_a_comparison_is_reproducible(digits, comparison):
-    again = run_comparison(
+TIMINGS = ("fit_seconds", "calibration_seconds")
+
+
+def _without_timings(records):
+    return [{k: v for k, v in r.items() if k not in TIMINGS} for r in records]
+
+
+def test_parallel_runs_give_the_same_results_in_the_same_order(digits, comparison):
+    # also the test of reproducibility: other processes, other orders of runs
+    seen = []
+    parallel = run_comparison(
         digits,
         parse_losses("ce,gce,focal"),
         parse_methods("none,temperature,ats"),
         seeds=[0, 1],
         config=FAST,
+        keep_proba=("ce", "gce"),
+        n_jobs=2,
+        progress=lambda done, total, label: seen.append((done, total, label)),
     )
-    for first, second in zip(comparison.records, again.records):
-        for metric in METRICS:
-            assert first[metric] == second[metric]
+    assert parallel.n_jobs == 2 and comparison.n_jobs == 1
+    # exactly equal, float for float, in the same order
+    assert _without_timings(parallel.records) == _without_timings(comparison.records)
+    assert parallel.proba.keys() == comparison.proba.keys()
+    for key, pairs in parallel.proba.items():
+        for (y, p), (y1, p1) in zip(pairs, comparison.proba[key], strict=True):
+            assert np.array_equal(y, y1) and np.array_equal(p, p1)
+    assert [done for done, _, _ in seen] == [1, 2, 3, 4, 5, 6]
+    assert {total for _, total, _ in seen} == {6}
+    labels = {label for _, _, label in seen}
+    assert labels == {f"seed {s} {k}" for s in (0, 1) for k in ("ce", "gce", "focal")}
+
+
+class _SmoothedCE(torch.nn.CrossEntropyLoss):
+    """A loss that the library does not register."""
+
+    def __init__(self, amount=0.0):
+        super().__init__(label_smoothing=amount)
+
+
+def test_losses_registered_at_run_time_train_in_workers(digits, monkeypatch):
+    from sklearn_gce._registry import Entry
+
+    def build(amount, config):
+        return {"criterion": _SmoothedCE, "criterion__amount": amount}
+
+    entry = Entry("smooth", build, "smoothed CE", param="amount", default=0.0)
+    monkeypatch.setitem(LOSSES._entries, "smooth", entry)
+    result = run_comparison(
+        digits,
+        parse_losses("smooth:0.4,ce"),
+        parse_methods("none"),
+        seeds=[0],
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+        n_jobs=2,
+    )
+    assert [r["loss"] for r in result.records] == ["smooth:0.4", "ce"]
+    assert result.records[0]["nll"] != result.records[1]["nll"]
+
+
+class _NaNLoss(torch.nn.CrossEntropyLoss):
+    """A loss that diverges at once."""
+
+    def forward(self, logits, target):
+        return super().forward(logits, target) * float("nan")
+
+
+def test_a_failing_run_in_a_worker_raises_in_the_caller(digits, monkeypatch):
+    from sklearn_gce._registry import Entry
+
+    entry = Entry("nan", lambda _, config: {"criterion": _NaNLoss}, "diverges")
+    monkeypatch.setitem(LOSSES._entries, "nan", entry)
+    with pytest.raises(FloatingPointError, match="The train loss became nan"):
+        run_comparison(
+            digits,
+            parse_losses("ce,nan"),
+            parse_methods("none"),
+            seeds=[0, 1],
+            config=TrainingConfig(epochs=2, hidden=(8,)),
+            n_jobs=2,
+        )
+
+
+def test_runs_train_on_one_thread_and_restore_the_callers(digits):
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        original = torch.nn.Module.__call__
+
+        def spy(module, *args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return original(module, *args, **kwargs)
+
+        torch.nn.Module.__call__ = spy
+        try:
+            run_comparison(
+                digits,
+                parse_losses("ce"),
+                parse_methods("none"),
+                seeds=[0],
+                config=TrainingConfig(epochs=1, hidden=(8,)),
+            )
+        finally:
+            torch.nn.Module.__call__ = original
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)  # as tests/conftest.py sets it
+
+
+def test_n_jobs_is_capped_by_the_number_of_runs(digits):
+    result = run_comparison(
+        digits,
+        parse_losses("ce"),
+        parse_methods("none"),
+        seeds=[0],
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+        n_jobs=-1,
+    )
+    assert result.n_jobs == 1 and len(result.records) == 1
+
+
+def test_train_size_subsamples_the_training_split_only(digits):
+    result = run_comparison(
+        digits,
+        parse_losses("ce"),
+        parse_methods("none"),
+        seeds=[0, 1],
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+        train_size=200,
+    )
+    assert {r["n_train"] for r in result.records} == {200}
+    assert {r["n_calib"] for r in result.records} == {360}
+    assert result.split_sizes == {"train": 200, "calibration": 360, "test": 360}
+
+
+# --- writing outputs: all or nothing ---
+
+
+def _write(folder, **files):
+    for name, text in files.items():
+        with open(os.path.join(folder, name), "w") as file:
+            file.write(text)
+
+
+def _contents(path):
+    return {name: open(os.path.join(path, name)).read() for name in os.listdir(path)}
+
+
+def test_output_folder_replaces_files_all_at_once(tmp_path):
+    _write(tmp_path, **{"a.txt": "old", "keep.txt": "mine"})
+    with output_folder(tmp_path) as folder:
+        assert os.path.dirname(folder) == str(tmp_path)
+        _write(folder, **{"a.txt": "new", "b.txt": "new"})
+        assert (tmp_path / "a.txt").read_text() == "old"  # nothing moved yet
+        assert not (tmp_path / "b.txt").exists()
+    assert _contents(tmp_path) == {"a.txt": "new", "b.txt": "new", "keep.txt": "mine"}
+
+
+def test_output_folder_changes_nothing_when_writing_fails(tmp_path):
+    _write(tmp_path, **{"a.txt": "old"})
+    with pytest.raises(OSError, match="No space"):
+        with output_folder(tmp_path) as folder:
+            _write(folder, **{"a.txt": "half"})
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert _contents(tmp_path) == {"a.txt": "old"}  # no temporary folder left
+
+
+def test_output_folder_of_a_removed_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        with output_folder(tmp_path / "gone"):
+            pass
+
+
+def test_runs_sharing_a_folder_do_not_interleave(tmp_path):
+    from sklearn_gce.compare._files import _locked
+
+    def run(name):
+        with output_folder(tmp_path) as folder:
+            _write(folder, **{"runs.csv": name, "runs.json": name})
+
+    with _locked(tmp_path):  # another run is moving its files in
+        threads = [threading.Thread(target=run, args=(n,)) for n in ("A", "B")]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        assert "runs.csv" not in os.listdir(tmp_path)
+    for thread in threads:
+        thread.join(timeout=30)
+    files = _contents(tmp_path)
+    assert files["runs.csv"] in ("A", "B") and files["runs.json"] == files["runs.csv"]
+    assert set(files) == {"runs.csv", "runs.json"}
+
+
+def test_interrupt_while_moving_files_is_held_until_done():
+    from sklearn_gce.compare._files import _interrupts_held
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupts_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            done.append(True)
+    assert done == [True]
 
 
 # --- post-hoc methods ---
@@ -302,6 +673,19 @@ def test_wilcoxon_matches_scipy():
     assert identical["p_value"] == 1.0 and identical["direction"] == 0
 
 
+def test_mean_interval_is_scipys_t_interval():
+    from scipy.stats import t
+
+    values = np.random.default_rng(0).normal(0.01, 0.02, 10)
+    mean, (low, high) = mean_interval(values, confidence_level=0.9)
+    half = t.ppf(0.95, 9) * values.std(ddof=1) / np.sqrt(10)
+    assert math.isclose(mean, values.mean())
+    assert math.isclose(low, mean - half) and math.isclose(high, mean + half)
+    assert mean_interval([0.25, 0.25, 0.25]) == (0.25, (0.25, 0.25))
+    mean, interval = mean_interval([0.3])
+    assert mean == 0.3 and all(math.isnan(bound) for bound in interval)
+
+
 def test_min_p_value():
     assert [min_p_value(n) for n in (0, 1, 5, 6, 10)] == [
         1.0,
@@ -329,6 +713,8 @@ def test_paired_test_verdicts(gce, ce, verdict, wins, losses):
     assert (test["gce"], test["baseline"], test["n"]) == ("gce", "ce", len(gce))
     assert (test["gce_wins"], test["gce_losses"]) == (wins, losses)
     assert test["min_p_value"] == min_p_value(len(gce))
+    _, interval = mean_interval(np.subtract(gce, ce))
+    assert (test["mean_diff_low"], test["mean_diff_high"]) == interval
 
 
 def test_higher_accuracy_is_better_and_tested_once():
@@ -395,9 +781,9 @@ def test_reliability_diagrams_side_by_side(comparison, tmp_path):
 def test_docstring_examples():
     import doctest
 
-    from sklearn_gce import datasets
-    from sklearn_gce.compare import _specs, _stats
+    from sklearn_gce import _registry, datasets
+    from sklearn_gce.compare import _files, _mixup, _specs, _stats
 
-    for module in (datasets, _specs, _stats):
+    for module in (_registry, datasets, _files, _mixup, _specs, _stats):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_gce.datasets import (
+    DATASETS,
     DatasetError,
     dataset_names,
     load_csv,
@@ -39,7 +40,29 @@ def test_unknown_names_are_refused(name):
 
 
 def test_dataset_names():
-    assert dataset_names() == ["digits", "mnist1d"]
+    assert dataset_names() == ["digits", "mnist1d"] == DATASETS.names()
+    for entry in DATASETS:
+        assert entry.description and entry.param is None
+
+
+def test_images_and_signals_know_their_sample_shape():
+    digits = load_dataset("digits-lt10")
+    assert digits.sample_shape == (1, 8, 8)
+    assert split_dataset(digits, 0).sample_shape == (1, 8, 8)
+    # an image's pixels in row order
+    from sklearn.datasets import load_digits
+
+    assert np.array_equal(
+        digits.X.reshape(-1, 1, 8, 8)[:, 0], load_digits().images.astype(float)
+    )
+
+
+def test_mnist1d_signals_have_their_sample_shape(monkeypatch):
+    from sklearn_gce import datasets
+
+    arrays = (np.zeros((20, 40)), np.arange(20) % 10)
+    monkeypatch.setattr(datasets, "_mnist1d_arrays", lambda: arrays)
+    assert load_dataset("mnist1d-lt10").sample_shape == (1, 40)
 
 
 def test_mnist1d_is_generated_without_leaking_global_random_state():
@@ -198,6 +221,51 @@ def test_split_refuses_tiny_classes():
         split_dataset(data, 0)
 
 
+@pytest.mark.parametrize("dataset", ["digits", "digits-lt10"])
+@pytest.mark.parametrize("train_size", [0.25, 100, 1.0])
+def test_train_size_subsamples_the_training_split_only(dataset, train_size):
+    data = load_dataset(dataset)
+    whole = split_dataset(data, 2)
+    part = split_dataset(data, 2, train_size=train_size)
+    assert np.array_equal(part.X_calib, whole.X_calib)
+    assert np.array_equal(part.y_calib, whole.y_calib)
+    assert np.array_equal(part.X_test, whole.X_test)
+    assert np.array_equal(part.y_test, whole.y_test)
+    assert _rows(part.X_train) <= _rows(whole.X_train)
+    n_whole = len(whole.y_train)
+    if isinstance(train_size, float):
+        assert len(part.y_train) == round(train_size * n_whole)
+    else:
+        assert len(part.y_train) == train_size
+    if train_size == 1.0:
+        assert np.array_equal(part.X_train, whole.X_train)
+        assert split_dataset(data, 2, train_size=n_whole).sizes == whole.sizes
+    # stratified: every class keeps its share, to within one sample
+    share = len(part.y_train) / n_whole
+    counts = np.bincount(whole.y_train, minlength=10) * share
+    assert np.abs(np.bincount(part.y_train, minlength=10) - counts).max() <= 1
+    again = split_dataset(data, 2, train_size=train_size)
+    assert np.array_equal(again.X_train, part.X_train)
+
+
+@pytest.mark.parametrize(
+    "train_size, error, message",
+    [
+        (2000, DatasetError, "more than the 1077 samples"),
+        (5, DatasetError, "leaves class .* without training samples"),
+        (0, ValueError, "at least 1"),
+        (1.5, ValueError, "fraction in \\(0, 1\\]"),
+        (0.0, ValueError, "fraction"),
+        (float("nan"), ValueError, "fraction"),
+        ("half", TypeError, "a number or None"),
+        (True, TypeError, "a number or None"),
+    ],
+)
+def test_bad_train_size(train_size, error, message):
+    with pytest.raises(error, match=message):
+        split_dataset(load_dataset("digits"), 0, train_size=train_size)
+
+
 @pytest.mark.parametrize(
     "sizes",
     [{"calib_size": 0.0}, {"test_size": 1.0}, {"calib_size": 0.5, "test_size": 0.5}],
@@ -252,6 +320,28 @@ def test_bad_csv_gets_one_clear_error(tmp_path, text, target, message):
     with pytest.raises(DatasetError, match=message) as info:
         load_csv(_write(tmp_path, text), target)
     assert "\n" not in str(info.value)
+
+
+def test_csv_labels_beyond_int64_are_text(tmp_path):
+    big = 2**64 + 1
+    path = _write(tmp_path, f"a,y\n1,{big}\n2,{big + 1}\n3,-{big}\n")
+    data = load_csv(path, "y")
+    assert data.y.tolist() == [str(big), str(big + 1), f"-{big}"]
+
+
+@pytest.mark.parametrize("value", ["1e300", "-1e300", "1e155"])
+def test_csv_features_too_large_to_standardise(tmp_path, value):
+    path = _write(tmp_path, f"a,b,y\n1,{value},u\n2,1,v\n3,2,u\n")
+    with pytest.raises(DatasetError, match="column 'b' .* too large to standardise"):
+        load_csv(path, "y")
+
+
+def test_csv_large_but_scalable_features(tmp_path):
+    from sklearn.preprocessing import StandardScaler
+
+    path = _write(tmp_path, "a,b,y\n1,1e150,u\n2,-3e150,v\n3,2e149,u\n")
+    scaled = StandardScaler().fit_transform(load_csv(path, "y").X)
+    assert np.all(np.isfinite(scaled))
 
 
 def test_missing_csv_file(tmp_path):

@@ -5,8 +5,12 @@ A comparison trains one network per (seed, loss) on a seed's split
 each method, scores every method on the test split (:func:`run_one`,
 :func:`run_comparison`), aggregates over seeds (:func:`summarize`) and tests
 GCE against each baseline with paired Wilcoxon signed-rank tests
-(:func:`paired_tests`). The command line (:mod:`sklearn_gce.cli`) and the
-benchmark study (``benchmarks/study.py``) both go through these functions.
+(:func:`paired_tests`). The runs are independent and can train in parallel
+processes (``n_jobs``). What can be compared is registered in one place per
+kind: :data:`LOSSES`, :data:`MODELS` and
+:data:`sklearn_gce.datasets.DATASETS`. The command line
+(:mod:`sklearn_gce.cli`) and the benchmark study (``benchmarks/study.py``)
+both go through these functions.
 """
 
 from sklearn_gce.compare._engine import (
@@ -23,6 +27,9 @@ from sklearn_gce.compare._engine import (
     score_predictions,
 )
 from sklearn_gce.compare._environment import describe_environment
+from sklearn_gce.compare._files import output_folder
+from sklearn_gce.compare._mixup import MixupClassifier
+from sklearn_gce.compare._models import MODELS
 from sklearn_gce.compare._progress import ProgressBar
 from sklearn_gce.compare._report import (
     COLUMNS,
@@ -38,6 +45,8 @@ from sklearn_gce.compare._report import (
 from sklearn_gce.compare._specs import (
     DEFAULT_LOSSES,
     DEFAULT_METHODS,
+    LOSSES,
+    MIXUP_ALPHA,
     LossSpec,
     MethodSpec,
     SpecError,
@@ -45,6 +54,7 @@ from sklearn_gce.compare._specs import (
     parse_methods,
 )
 from sklearn_gce.compare._stats import (
+    mean_interval,
     min_p_value,
     paired_tests,
     summarize,
@@ -55,10 +65,14 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_LOSSES",
     "DEFAULT_METHODS",
+    "LOSSES",
     "METRICS",
+    "MIXUP_ALPHA",
+    "MODELS",
     "Comparison",
     "LossSpec",
     "MethodSpec",
+    "MixupClassifier",
     "ProgressBar",
     "RunResult",
     "SpecError",
@@ -70,9 +84,11 @@ __all__ = [
     "format_tests",
     "make_model",
     "markdown_report",
+    "mean_interval",
     "min_p_value",
     "notes_on_tests",
     "ood_auroc",
+    "output_folder",
     "paired_tests",
     "parse_losses",
     "parse_methods",

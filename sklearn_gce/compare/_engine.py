@@ -7,12 +7,14 @@ seed share the split and the initial weights (``random_state=seed``), so
 that differences between losses are paired.
 """
 
+import contextlib
 import hashlib
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from skorch.callbacks import Callback
 
 from sklearn_gce.datasets import split_dataset
 
@@ -45,6 +47,8 @@ class TrainingConfig:
         Adam's learning rate.
     device : str, default="cpu"
         A torch device; see :func:`resolve_device` for ``"auto"``.
+    model : str, default="mlp"
+        A name of :data:`~sklearn_gce.compare.MODELS`.
     """
 
     epochs: int = 60
@@ -52,6 +56,7 @@ class TrainingConfig:
     hidden: tuple = (256,)
     lr: float = 1e-3
     device: str = "cpu"
+    model: str = "mlp"
 
 
 def resolve_device(device):
@@ -74,52 +79,68 @@ def resolve_device(device):
     return device
 
 
-def _initial_weights_callback():
-    from skorch.callbacks import Callback
+class _InitialWeights(Callback):
+    """Fingerprint of the weights a fit starts from."""
 
-    class InitialWeights(Callback):
-        """Fingerprint of the weights a fit starts from."""
-
-        def on_train_begin(self, net, **kwargs):
-            digest = hashlib.sha1()
-            for name, tensor in net.module_.state_dict().items():
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().numpy().tobytes())
-            self.fingerprint_ = digest.hexdigest()[:12]
-
-    return InitialWeights()
+    def on_train_begin(self, net, **kwargs):
+        digest = hashlib.sha1()
+        for name, tensor in net.module_.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        self.fingerprint_ = digest.hexdigest()[:12]
 
 
-def make_model(loss, *, seed, config=TrainingConfig()):
+def make_model(
+    loss, *, seed, config=TrainingConfig(), sample_shape=None, n_classes=None
+):
     """The network a run trains: a scaler and a seeded ``GCEClassifier``.
 
     Parameters
     ----------
     loss : LossSpec
+        Its criterion, and :class:`MixupClassifier` when it asks for mixup.
     seed : int
         ``random_state`` of the classifier: the same seed gives the same
         initial weights and batch order whatever the loss.
     config : TrainingConfig
+    sample_shape : tuple of int or None, default=None
+        Shape of one sample as an image or a signal (e.g. ``(1, 8, 8)``),
+        for the models that need it (``cnn``).
+    n_classes : int or None, default=None
+        Number of classes, for the models that need it.
 
     Returns
     -------
     model : Pipeline
-        Unfitted ``StandardScaler() -> GCEClassifier``.
+        Unfitted ``StandardScaler() -> GCEClassifier``; the networks for
+        images and signals take the scaled rows and reshape them.
+
+    Raises
+    ------
+    SpecError
+        When the loss or the model cannot train with these settings.
     """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     from sklearn_gce import GCEClassifier
+    from sklearn_gce.compare._mixup import MixupClassifier
+    from sklearn_gce.compare._models import MODELS
 
-    net = GCEClassifier(
+    module_params = MODELS[config.model].build(config, sample_shape, n_classes)
+    params = {**loss.estimator_params(config), **module_params}
+    classifier = GCEClassifier
+    if loss.mixup is not None:
+        classifier = MixupClassifier
+        params["mixup_alpha"] = loss.mixup
+    net = classifier(
         max_epochs=config.epochs,
         batch_size=config.batch_size,
         lr=config.lr,
         device=config.device,
         random_state=seed,
-        module__hidden_sizes=tuple(config.hidden),
-        callbacks=[("initial_weights", _initial_weights_callback())],
-        **loss.estimator_params(),
+        callbacks=[("initial_weights", _InitialWeights())],
+        **params,
     )
     return Pipeline([("scale", StandardScaler()), ("net", net)])
 
@@ -236,7 +257,9 @@ class RunResult:
     proba: dict = field(default_factory=dict)
 
 
-def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
+def run_one(
+    split, loss, methods, *, config=TrainingConfig(), dataset_name="", model=None
+):
     """Train one network on a split and score it under every post-hoc method.
 
     Parameters
@@ -247,6 +270,9 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
     config : TrainingConfig
     dataset_name : str
         Recorded in each record.
+    model : Pipeline or None, default=None
+        The unfitted model, as made by :func:`make_model` for this split,
+        loss and config; None makes it.
 
     Returns
     -------
@@ -262,7 +288,8 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
         test probabilities.
     """
     seed = split.seed
-    model = make_model(loss, seed=seed, config=config)
+    if model is None:
+        model = _model_for(split, loss, config)
     start = time.perf_counter()
     model.fit(split.X_train, split.y_train)
     fit_seconds = time.perf_counter() - start
@@ -271,6 +298,7 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
         "dataset": dataset_name,
         "seed": seed,
         "loss": loss.key,
+        "model": config.model,
         "fit_seconds": fit_seconds,
         "epochs": config.epochs,
         "n_train": len(split.y_train),
@@ -307,14 +335,69 @@ def run_one(split, loss, methods, *, config=TrainingConfig(), dataset_name=""):
     return result
 
 
-def _warm_up(config):
-    """One tiny fit, so that torch's one-off start-up cost is not timed as
-    part of the first loss's training."""
+def _model_for(split, loss, config):
+    return make_model(
+        loss,
+        seed=split.seed,
+        config=config,
+        sample_shape=split.sample_shape,
+        n_classes=len(np.unique(split.y_train)),
+    )
+
+
+_warmed_up = set()  # devices on which this process has trained a network
+
+
+def _warm_up(device):
+    """One tiny fit per process and device, so that torch's one-off start-up
+    cost is not timed as part of a run's training."""
     from sklearn_gce import GCEClassifier
 
+    if device in _warmed_up:
+        return
     X = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
     y = np.arange(8) % 2
-    GCEClassifier(max_epochs=1, batch_size=4, device=config.device).fit(X, y)
+    GCEClassifier(max_epochs=1, batch_size=4, device=device).fit(X, y)
+    _warmed_up.add(device)
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Torch on one intra-op thread, as set before on exit.
+
+    Every run trains on one thread, in the caller's process (``n_jobs=1``) or
+    in a worker: the networks are small, and the thread count changes float
+    results in the last bits, which would make ``n_jobs`` change the numbers.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_task(index, split, loss, model, methods, config, dataset_name, keep_proba):
+    """One (seed, loss) run, in a worker process or in the caller's.
+
+    The model is made by the caller, so that losses and models registered
+    at run time (which a new worker process does not know) train as well.
+    """
+    with _one_torch_thread():
+        _warm_up(config.device)
+        result = run_one(
+            split,
+            loss,
+            methods,
+            config=config,
+            dataset_name=dataset_name,
+            model=model,
+        )
+    if not keep_proba:
+        result.proba = {}
+    return index, result
 
 
 @dataclass
@@ -329,7 +412,7 @@ class Comparison:
     seeds : list of int
     config : TrainingConfig
     records : list of dict
-        One per (seed, loss, method); see :func:`run_one`.
+        One per (seed, loss, method), in that order; see :func:`run_one`.
     proba : dict
         ``(loss key, method key) -> [(y_test, proba) per seed]`` for the
         losses asked to be kept.
@@ -339,6 +422,8 @@ class Comparison:
         Sizes of the first seed's split.
     seconds : float
         Wall time of the whole comparison.
+    n_jobs : int
+        Number of processes that trained the networks.
     """
 
     dataset: object
@@ -351,6 +436,7 @@ class Comparison:
     classes: np.ndarray | None = None
     split_sizes: dict = field(default_factory=dict)
     seconds: float = 0.0
+    n_jobs: int = 1
 
 
 def run_comparison(
@@ -362,11 +448,18 @@ def run_comparison(
     config=TrainingConfig(),
     calib_size=0.2,
     test_size=0.2,
+    train_size=None,
     unknown_classes=None,
     keep_proba=(),
     progress=None,
+    n_jobs=1,
 ):
     """Every loss on every seed, each scored under every post-hoc method.
+
+    The (seed, loss) runs are independent: with ``n_jobs`` > 1 they train in
+    parallel worker processes (joblib's ``loky`` backend), each on one torch
+    thread, as they do with ``n_jobs=1``; the results are the same whatever
+    ``n_jobs``, in the same order, except for the timings.
 
     Parameters
     ----------
@@ -378,50 +471,68 @@ def run_comparison(
         and the initial weights, shared by every loss.
     config : TrainingConfig
     calib_size, test_size : float
+    train_size : float, int or None, default=None
+        Subsample of the training split (see
+        :func:`~sklearn_gce.datasets.split_dataset`); None keeps it whole.
     unknown_classes : array-like or None
         Classes left out of training; their samples give ``ood_auroc``.
     keep_proba : collection of str
         Loss keys whose test probabilities are kept (for plots).
     progress : callable or None
-        Called as ``progress(done, total, label)`` after each run.
+        Called as ``progress(done, total, label)`` each time a run ends.
+    n_jobs : int or None, default=1
+        Worker processes, as in joblib: None or 1 trains in this process,
+        -1 uses every CPU, -2 all but one... At most one per run.
 
     Returns
     -------
     comparison : Comparison
     """
+    from joblib import Parallel, delayed, effective_n_jobs
+
     seeds = [int(seed) for seed in seeds]
     comparison = Comparison(dataset, list(losses), list(methods), seeds, config)
-    total = len(seeds) * len(comparison.losses)
     start = time.perf_counter()
-    _warm_up(config)
-    done = 0
-    for seed in seeds:
-        split = split_dataset(
+    splits = [
+        split_dataset(
             dataset,
             seed,
             calib_size=calib_size,
             test_size=test_size,
+            train_size=train_size,
             unknown_classes=unknown_classes,
         )
-        if not comparison.split_sizes:
-            comparison.split_sizes = split.sizes
-            comparison.classes = np.unique(split.y_train)
-        for loss in comparison.losses:
-            result = run_one(
-                split,
-                loss,
-                comparison.methods,
-                config=config,
-                dataset_name=dataset.name,
+        for seed in seeds
+    ]
+    comparison.split_sizes = splits[0].sizes
+    comparison.classes = np.unique(splits[0].y_train)
+    runs = [(split, loss) for split in splits for loss in comparison.losses]
+    comparison.n_jobs = max(1, min(effective_n_jobs(n_jobs), len(runs)))
+    tasks = (
+        delayed(_run_task)(
+            index,
+            split,
+            loss,
+            _model_for(split, loss, config),
+            comparison.methods,
+            config,
+            dataset.name,
+            loss.key in keep_proba,
+        )
+        for index, (split, loss) in enumerate(runs)
+    )
+    parallel = Parallel(n_jobs=comparison.n_jobs, return_as="generator_unordered")
+    results = [None] * len(runs)
+    for done, (index, result) in enumerate(parallel(tasks), start=1):
+        results[index] = result
+        if progress is not None:
+            split, loss = runs[index]
+            progress(done, len(runs), f"seed {split.seed} {loss.key}")
+    for (split, loss), result in zip(runs, results):
+        comparison.records.extend(result.records)
+        for method_key, proba in result.proba.items():
+            comparison.proba.setdefault((loss.key, method_key), []).append(
+                (split.y_test, proba)
             )
-            comparison.records.extend(result.records)
-            if loss.key in keep_proba:
-                for method_key, proba in result.proba.items():
-                    comparison.proba.setdefault((loss.key, method_key), []).append(
-                        (split.y_test, proba)
-                    )
-            done += 1
-            if progress is not None:
-                progress(done, total, f"seed {seed} {loss.key}")
     comparison.seconds = time.perf_counter() - start
     return comparison

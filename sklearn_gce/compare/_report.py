@@ -87,6 +87,7 @@ def _tests_rows(tests):
         "baseline",
         "GCE mean",
         "baseline mean",
+        "GCE - baseline [95% CI]",
         "seeds GCE better/equal/worse",
         "p",
         "verdict",
@@ -99,6 +100,7 @@ def _tests_rows(tests):
             t["baseline"],
             f"{t['gce_mean']:.4f}",
             f"{t['baseline_mean']:.4f}",
+            _difference(t),
             f"{t['gce_wins']}/{t['n'] - t['gce_wins'] - t['gce_losses']}"
             f"/{t['gce_losses']}",
             f"{t['p_value']:.3g}",
@@ -107,6 +109,13 @@ def _tests_rows(tests):
         for t in tests
     ]
     return header, rows
+
+
+def _difference(test):
+    low, high = test["mean_diff_low"], test["mean_diff_high"]
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{test['mean_diff']:+.4f}"
+    return f"{test['mean_diff']:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
 def format_tests(tests):
@@ -128,6 +137,10 @@ def notes_on_tests(tests, n_seeds, alpha=0.05):
             f"{2.0 / 2**n_seeds:.3g} > {alpha}: no difference can be significant. "
             "Use --seeds 6 or more (10 or more for a test with some power)."
         )
+    notes.append(
+        "GCE - baseline [95% CI]: the mean over seeds of the paired differences, "
+        "with its Student's t interval over seeds (none with a single seed)."
+    )
     notes.append(
         "Accuracy is tested once: temperature scaling and ATS do not change "
         "the predicted class."

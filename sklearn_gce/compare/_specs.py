@@ -1,10 +1,20 @@
-"""What is compared: losses and post-hoc methods, named as on the command line."""
+"""What is compared: losses and post-hoc methods, named as on the command line.
 
-from dataclasses import dataclass
+Every loss the comparison knows is one :data:`LOSSES` entry below: its name,
+its parameter, its description and the :class:`~sklearn_gce.GCEClassifier`
+parameters that train with it. ``parse_losses``, the command's help and the
+engine read it, so a new loss is one ``LOSSES.add(...)`` call.
+"""
+
+from dataclasses import dataclass, field
+
+from sklearn_gce._registry import Registry
 
 __all__ = [
     "DEFAULT_LOSSES",
     "DEFAULT_METHODS",
+    "LOSSES",
+    "MIXUP_ALPHA",
     "LossSpec",
     "MethodSpec",
     "SpecError",
@@ -14,45 +24,161 @@ __all__ = [
 
 DEFAULT_LOSSES = "ce,gce,ls,focal,flsd53,dualfocal"
 DEFAULT_METHODS = "none,temperature,ats"
-
-# family -> (default parameter or None, parameter name, description)
-_LOSS_FAMILIES = {
-    "ce": (None, None, "cross-entropy"),
-    "gce": (1.0, "reg_weight", "Generative Cross-Entropy, lambda = reg_weight"),
-    "ls": (0.05, "label_smoothing", "cross-entropy with label smoothing"),
-    "focal": (3.0, "gamma", "focal loss"),
-    "flsd53": (None, None, "FLSD-53 (focal, gamma 5 if p_t < 0.2 else 3)"),
-    "dualfocal": (5.0, "gamma", "dual focal loss"),
-}
+MIXUP_ALPHA = 0.2  # Zhang et al. (2018) on ImageNet; Mukhoti et al. (2020)
 _ATS_BINS = 15
 
 
 class SpecError(ValueError):
-    """An unknown or malformed loss or method name, with a one-line reason."""
+    """An unknown or malformed name or setting, with a one-line reason."""
+
+
+LOSSES = Registry("loss", error=SpecError)
+
+
+def _at_least_zero(value):
+    return None if value >= 0 else ">= 0"
+
+
+def _below_one(value):
+    return None if 0 <= value < 1 else "in [0, 1)"
+
+
+def _gce(reg_weight, config):
+    from sklearn_gce.losses import GCELoss
+
+    if reg_weight > 0 and config.batch_size < 2:
+        raise SpecError(
+            "GCE needs --batch-size 2 or more: it estimates the class marginal "
+            "over each batch, and a batch of one sample carries no gradient"
+        )
+    return {"criterion": GCELoss, "reg_weight": reg_weight}
+
+
+def _ce(_, config):
+    import torch
+
+    return {"criterion": torch.nn.CrossEntropyLoss}
+
+
+def _ls(smoothing, config):
+    import torch
+
+    return {
+        "criterion": torch.nn.CrossEntropyLoss,
+        "criterion__label_smoothing": smoothing,
+    }
+
+
+def _focal(gamma, config):
+    from sklearn_gce.losses import FocalLoss
+
+    return {"criterion": FocalLoss, "criterion__gamma": gamma}
+
+
+def _flsd53(_, config):
+    from sklearn_gce.losses import FLSD53Loss
+
+    return {"criterion": FLSD53Loss}
+
+
+def _dualfocal(gamma, config):
+    from sklearn_gce.losses import DualFocalLoss
+
+    return {"criterion": DualFocalLoss, "criterion__gamma": gamma}
+
+
+def _mbls(margin, config):
+    from sklearn_gce.losses import MbLSLoss
+
+    return {
+        "criterion": MbLSLoss,
+        "criterion__margin": margin,
+        "predict_nonlinearity": _softmax,  # "auto" knows only some criteria
+    }
+
+
+def _softmax(logits):
+    """Probabilities from a module's logits, in float64."""
+    import torch
+
+    return torch.softmax(logits.double(), dim=-1)
+
+
+LOSSES.add("ce", _ce, "cross-entropy")
+LOSSES.add(
+    "gce",
+    _gce,
+    "Generative Cross-Entropy",
+    param="lambda",
+    default=1.0,
+    check=_at_least_zero,
+)
+LOSSES.add(
+    "ls",
+    _ls,
+    "cross-entropy with label smoothing",
+    param="smoothing",
+    default=0.05,
+    check=_below_one,
+)
+LOSSES.add(
+    "focal", _focal, "focal loss", param="gamma", default=3.0, check=_at_least_zero
+)
+LOSSES.add("flsd53", _flsd53, "FLSD-53 (focal, gamma 5 if p_t < 0.2 else 3)")
+LOSSES.add(
+    "dualfocal",
+    _dualfocal,
+    "dual focal loss",
+    param="gamma",
+    default=5.0,
+    check=_at_least_zero,
+)
+LOSSES.add(
+    "mbls",
+    _mbls,
+    "margin-based label smoothing (MbLS, penalty weight 0.1)",
+    param="margin",
+    default=10.0,
+    check=_at_least_zero,
+)
 
 
 @dataclass(frozen=True)
 class LossSpec:
-    """One training loss of a comparison.
+    """One training loss of a comparison, optionally with mixup.
 
     Parameters
     ----------
     family : str
-        One of ``ce``, ``gce``, ``ls``, ``focal``, ``flsd53``, ``dualfocal``.
+        A name of :data:`LOSSES` (``ce``, ``gce``, ``ls``, ...).
     param : float or None
-        GCE's λ, label smoothing, or γ; None for ``ce`` and ``flsd53``.
+        Its parameter (GCE's λ, label smoothing, γ); None for a loss without.
+    mixup : float or None, default=None
+        Train with mixup of this α (see
+        :class:`~sklearn_gce.compare.MixupClassifier`); None: without.
+
+    Attributes
+    ----------
+    key : str
+        Canonical name, as on the command line: ``gce``, ``gce:0.5``,
+        ``ce+mixup``, ``ce+mixup:0.4``; parameters only when not the default.
     """
 
     family: str
     param: float | None = None
+    mixup: float | None = None
+    key: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def key(self):
-        """Canonical name: the family, with ``:param`` when not the default."""
-        default = _LOSS_FAMILIES[self.family][0]
-        if self.param is None or self.param == default:
-            return self.family
-        return f"{self.family}:{self.param:g}"
+    def __post_init__(self):
+        # the canonical name is made here, where LOSSES knows the family, and
+        # travels with the spec to worker processes
+        default = LOSSES[self.family].default
+        key = self.family
+        if self.param is not None and self.param != default:
+            key += f":{self.param:g}"
+        if self.mixup is not None:
+            key += "+mixup" if self.mixup == MIXUP_ALPHA else f"+mixup:{self.mixup:g}"
+        object.__setattr__(self, "key", key)
 
     @property
     def is_gce(self):
@@ -60,29 +186,24 @@ class LossSpec:
 
     @property
     def description(self):
-        _, name, text = _LOSS_FAMILIES[self.family]
-        return text if name is None else f"{text} ({name}={self.param:g})"
+        entry = LOSSES[self.family]
+        text = entry.description
+        if entry.param is not None:
+            text += f" ({entry.param} = {self.param:g})"
+        if self.mixup is not None:
+            text += f", trained with mixup (alpha = {self.mixup:g})"
+        return text
 
-    def estimator_params(self):
-        """Parameters of :class:`~sklearn_gce.GCEClassifier` for this loss."""
-        import torch
+    def estimator_params(self, config):
+        """Parameters of :class:`~sklearn_gce.GCEClassifier` for this loss.
 
-        from sklearn_gce.losses import DualFocalLoss, FLSD53Loss, FocalLoss, GCELoss
-
-        if self.family == "gce":
-            return {"criterion": GCELoss, "reg_weight": self.param}
-        if self.family == "ce":
-            return {"criterion": torch.nn.CrossEntropyLoss}
-        if self.family == "ls":
-            return {
-                "criterion": torch.nn.CrossEntropyLoss,
-                "criterion__label_smoothing": self.param,
-            }
-        if self.family == "focal":
-            return {"criterion": FocalLoss, "criterion__gamma": self.param}
-        if self.family == "flsd53":
-            return {"criterion": FLSD53Loss}
-        return {"criterion": DualFocalLoss, "criterion__gamma": self.param}
+        Raises
+        ------
+        SpecError
+            When the loss cannot train with ``config`` (e.g. GCE with
+            batches of one sample).
+        """
+        return LOSSES[self.family].build(self.param, config)
 
 
 @dataclass(frozen=True)
@@ -112,22 +233,30 @@ def _split(text, what):
     return items
 
 
-def _number(text, item):
+def _mixup_alpha(item, text):
+    """α of a ``+mixup[:alpha]`` suffix."""
+    name, colon, value = text.partition(":")
+    if name != "mixup":
+        raise SpecError(f"{item!r}: after '+' only mixup[:alpha] is known")
+    if not colon:
+        return MIXUP_ALPHA
     try:
-        value = float(text)
+        alpha = float(value)
     except ValueError:
-        raise SpecError(f"{item!r}: {text!r} is not a number") from None
-    if not (value == value and abs(value) != float("inf")):
-        raise SpecError(f"{item!r}: the parameter must be finite")
-    return value
+        raise SpecError(f"{item!r}: {value!r} is not a number") from None
+    if not 0 < alpha < float("inf"):
+        raise SpecError(f"{item!r}: mixup's alpha must be a positive number")
+    return alpha
 
 
 def parse_losses(text):
-    """Losses from a comma-separated list such as ``"ce,gce,gce:0.5,focal:2"``.
+    """Losses from a comma-separated list such as ``"ce,gce,gce:0.5,ce+mixup"``.
 
-    Names: ``ce``; ``gce[:lambda]`` (default 1); ``ls[:smoothing]`` (default
-    0.05); ``focal[:gamma]`` (default 3); ``flsd53``; ``dualfocal[:gamma]``
-    (default 5).
+    Each item is a name of :data:`LOSSES` with an optional ``:parameter``
+    (``ce``; ``gce[:lambda]``, default 1; ``ls[:smoothing]``, default 0.05;
+    ``focal[:gamma]``, default 3; ``flsd53``; ``dualfocal[:gamma]``, default
+    5; ``mbls[:margin]``, default 10), and optionally ``+mixup[:alpha]``
+    (default 0.2) to train it with mixup.
 
     Parameters
     ----------
@@ -146,28 +275,15 @@ def parse_losses(text):
     Examples
     --------
     >>> from sklearn_gce.compare import parse_losses
-    >>> [loss.key for loss in parse_losses("ce, gce:1, gce:0.5, focal")]
-    ['ce', 'gce', 'gce:0.5', 'focal']
+    >>> [loss.key for loss in parse_losses("ce, gce:1, gce:0.5, ce+mixup:0.4")]
+    ['ce', 'gce', 'gce:0.5', 'ce+mixup:0.4']
     """
     losses = []
     for item in _split(text, "losses"):
-        family, _, param = item.partition(":")
-        if family not in _LOSS_FAMILIES:
-            known = ", ".join(_LOSS_FAMILIES)
-            raise SpecError(
-                f"unknown loss {family!r}; choose from {known} (e.g. gce:0.5)"
-            )
-        default, name, _ = _LOSS_FAMILIES[family]
-        if name is None:
-            if param:
-                raise SpecError(f"loss {family!r} takes no parameter (got {item!r})")
-            value = None
-        else:
-            value = _number(param, item) if param else default
-            if value < 0 or (family == "ls" and value >= 1):
-                bound = "in [0, 1)" if family == "ls" else ">= 0"
-                raise SpecError(f"{item!r}: {name} must be {bound}")
-        losses.append(LossSpec(family, value))
+        loss, plus, option = item.partition("+")
+        entry, value = LOSSES.parse(loss)
+        mixup = _mixup_alpha(item, option) if plus else None
+        losses.append(LossSpec(entry.name, value, mixup))
     _no_duplicates([loss.key for loss in losses], "loss")
     return losses
 
@@ -207,9 +323,7 @@ def parse_methods(text):
         elif name == "ats":
             n_bins = _ATS_BINS
             if param:
-                if not param.isdigit() or int(param) < 1:
-                    raise SpecError(f"{item!r}: n_bins must be an integer >= 1")
-                n_bins = int(param)
+                n_bins = _n_bins(item, param)
             methods.append(MethodSpec("ats", n_bins))
         else:
             raise SpecError(
@@ -218,6 +332,16 @@ def parse_methods(text):
             )
     _no_duplicates([method.key for method in methods], "post-hoc method")
     return methods
+
+
+def _n_bins(item, text):
+    try:
+        n_bins = int(text)
+    except ValueError:
+        n_bins = 0
+    if n_bins < 1:
+        raise SpecError(f"{item!r}: n_bins must be an integer >= 1")
+    return n_bins
 
 
 def _no_duplicates(keys, what):

@@ -6,6 +6,7 @@ import numpy as np
 
 __all__ = [
     "HIGHER_IS_BETTER",
+    "mean_interval",
     "min_p_value",
     "paired_tests",
     "summarize",
@@ -138,6 +139,46 @@ def wilcoxon_paired(a, b):
     return result
 
 
+def mean_interval(values, confidence_level=0.95):
+    """The mean of ``values`` and its Student's t confidence interval.
+
+    scipy's :func:`scipy.stats.ttest_1samp` interval, except where it is not
+    defined: ``(nan, nan)`` for a single value, and the mean itself for
+    values that are all equal.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+    confidence_level : float, default=0.95
+
+    Returns
+    -------
+    mean : float
+    interval : tuple of float
+        ``(low, high)``.
+
+    Examples
+    --------
+    >>> from sklearn_gce.compare import mean_interval
+    >>> mean, (low, high) = mean_interval([0.1, 0.2, 0.3])
+    >>> round(mean, 3), round(low, 3), round(high, 3)
+    (0.2, -0.048, 0.448)
+    """
+    from scipy.stats import ttest_1samp
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, (float("nan"), float("nan"))
+    if np.all(values == values[0]):
+        return mean, (mean, mean)
+    with warnings.catch_warnings():
+        # scipy warns of precision loss when the values are nearly equal
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = ttest_1samp(values, 0.0).confidence_interval(confidence_level)
+    return mean, (float(low), float(high))
+
+
 def _verdict(result, higher_is_better, alpha):
     if result["n_nonzero"] == 0:
         return "no difference"
@@ -169,7 +210,9 @@ def paired_tests(records, *, metrics=("accuracy", "ece"), alpha=ALPHA):
     -------
     tests : list of dict
         ``dataset``, ``metric``, ``method``, ``gce``, ``baseline``, ``n``,
-        ``gce_mean``, ``baseline_mean``, ``mean_diff`` (GCE minus baseline),
+        ``gce_mean``, ``baseline_mean``, ``mean_diff`` (GCE minus baseline)
+        and ``mean_diff_low``, ``mean_diff_high`` (its 95% confidence
+        interval over seeds, see :func:`mean_interval`),
         ``gce_wins`` and ``gce_losses`` (seeds where GCE is strictly better,
         strictly worse), ``p_value``,
         ``min_p_value`` (the smallest p-value the number of seeds allows)
@@ -209,6 +252,7 @@ def _test_pair(by_key, gce, baseline, metric, method, alpha):
     a, b = np.array(pairs).T
     higher = HIGHER_IS_BETTER.get(metric, False)
     result = wilcoxon_paired(a, b)
+    _, (low, high) = mean_interval(a - b)
     better = (a - b > 0) if higher else (a - b < 0)
     worse = (a - b < 0) if higher else (a - b > 0)
     return {
@@ -220,6 +264,8 @@ def _test_pair(by_key, gce, baseline, metric, method, alpha):
         "gce_mean": float(a.mean()),
         "baseline_mean": float(b.mean()),
         "mean_diff": result["mean_diff"],
+        "mean_diff_low": low,
+        "mean_diff_high": high,
         "gce_wins": int(better.sum()),
         "gce_losses": int(worse.sum()),
         "p_value": result["p_value"],
