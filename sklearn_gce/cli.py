@@ -556,16 +556,6 @@ class _Report:
         notes += ats_notes(comparison.records)
         if not any(loss.is_gce for loss in comparison.losses):
             notes.append("No GCE loss was compared, so there are no paired tests.")
-        steep = [
-            loss.key for loss in comparison.losses if loss.is_gce and loss.param > 1
-        ]
-        if steep:
-            notes.append(
-                f"{', '.join(steep)}: GCE with lambda > 1 is not a proper loss (for "
-                "lambda <= 1 it is (1 - lambda) CE + lambda GCE(1), a mix of two "
-                "proper losses; above 1 it subtracts CE), and training can collapse "
-                "(on digits, lambda = 2 gives chance accuracy)."
-            )
         self.notes = notes
 
     def text(self, *, ascii_only):

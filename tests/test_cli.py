@@ -232,12 +232,12 @@ def test_module_entry_point_in_a_fresh_process():
     assert version.returncode == 0 and version.stdout.strip()
 
 
-@pytest.mark.filterwarnings("ignore:reg_weight=2.0 > 1:UserWarning")
-def test_gce_above_one_gets_a_note(capsys):
-    status, out, _ = _run(
+def test_gce_above_one_is_refused_with_the_reason(capsys):
+    status, _, err = _run(
         capsys, *TINY, "--losses", "ce,gce:2", "--seeds", "1", "--quiet"
     )
-    assert status == 0 and "gce:2: GCE with lambda > 1 is not a proper loss" in out
+    assert status == 2
+    assert "'gce:2': lambda must be in [0, 1]" in err and "unbounded" in err
 
 
 def test_cnn_on_digits(capsys, tmp_path):

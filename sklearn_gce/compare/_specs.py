@@ -39,6 +39,15 @@ def _at_least_zero(value):
     return None if value >= 0 else ">= 0"
 
 
+def _proper_gce(value):
+    if 0 <= value <= 1:
+        return None
+    return (
+        "in [0, 1] (above 1 GCE subtracts cross-entropy: the loss is unbounded "
+        "below and training collapses)"
+    )
+
+
 def _below_one(value):
     return None if 0 <= value < 1 else "in [0, 1)"
 
@@ -111,7 +120,7 @@ LOSSES.add(
     "Generative Cross-Entropy",
     param="lambda",
     default=1.0,
-    check=_at_least_zero,
+    check=_proper_gce,
 )
 LOSSES.add(
     "ls",
