@@ -65,27 +65,13 @@ def test_mnist1d_signals_have_their_sample_shape(monkeypatch):
     assert load_dataset("mnist1d-lt10").sample_shape == (1, 40)
 
 
-def test_mnist1d_is_generated_without_leaking_global_random_state():
-    pytest.importorskip("mnist1d")
-    from sklearn_gce import datasets
+@pytest.fixture(scope="module")
+def mnist1d_generation():
+    """mnist1d generated once for the checks below (it takes seconds), with
+    the network blocked and the global generators seeded with 123.
 
-    datasets._mnist1d_arrays.cache_clear()  # make sure it is generated here
-    np.random.seed(123)  # noqa: NPY002 (the global state is under test)
-    random.seed(123)
-    expected = (np.random.random(3), random.random())  # noqa: NPY002
-    np.random.seed(123)  # noqa: NPY002
-    random.seed(123)
-    data = load_dataset("mnist1d")
-    # mnist1d seeds both global generators with 42; they must be as before
-    assert np.array_equal(np.random.random(3), expected[0])  # noqa: NPY002
-    assert random.random() == expected[1]
-    assert data.X.shape == (10_000, 40)
-    assert np.bincount(data.y).tolist() == [1000] * 10
-    again = load_dataset("mnist1d")
-    assert np.array_equal(again.X, data.X)  # a fixed dataset, cached
-
-
-def test_mnist1d_generation_does_not_use_the_network(monkeypatch):
+    Returns the dataset, the global generators' next draws after it, and
+    their draws after the same seeding without generating."""
     pytest.importorskip("mnist1d")
     import socket
 
@@ -94,9 +80,37 @@ def test_mnist1d_generation_does_not_use_the_network(monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("tried to open a network connection")
 
-    monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    datasets._mnist1d_arrays.cache_clear()
+    np.random.seed(123)  # noqa: NPY002 (the global state is under test)
+    random.seed(123)
+    expected = (np.random.random(3), random.random())  # noqa: NPY002
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "create_connection", no_network)
+        patch.setattr(socket.socket, "connect", no_network)
+        datasets._mnist1d_arrays.cache_clear()  # make sure it is generated here
+        np.random.seed(123)  # noqa: NPY002
+        random.seed(123)
+        data = load_dataset("mnist1d")
+        after = (np.random.random(3), random.random())  # noqa: NPY002
+    return data, after, expected
+
+
+def test_mnist1d_is_generated_without_leaking_global_random_state(
+    mnist1d_generation,
+):
+    data, after, expected = mnist1d_generation
+    # mnist1d seeds both global generators with 42; they must be as before
+    assert np.array_equal(after[0], expected[0])
+    assert after[1] == expected[1]
+    assert data.X.shape == (10_000, 40)
+    assert np.bincount(data.y).tolist() == [1000] * 10
+    again = load_dataset("mnist1d")
+    assert np.array_equal(again.X, data.X)  # a fixed dataset, cached
+
+
+def test_mnist1d_generation_does_not_use_the_network(mnist1d_generation):
+    # the fixture generated it with socket connections raising AssertionError
+    data, _, _ = mnist1d_generation
+    assert data.X.shape == (10_000, 40)
     assert load_dataset("mnist1d-lt10").X.shape == (10_000, 40)
 
 
