@@ -45,10 +45,10 @@ def client():
 
 def _search(n_jobs):
     X, y = make_classification(
-        240, n_features=6, n_informative=4, n_classes=3, random_state=0
+        150, n_features=6, n_informative=4, n_classes=3, random_state=0
     )
     estimator = GCEClassifier(
-        module__hidden_sizes=(16,), max_epochs=10, batch_size=32, random_state=0
+        module__hidden_sizes=(16,), max_epochs=3, batch_size=32, random_state=0
     )
     search = GridSearchCV(
         estimator, PARAM_GRID, scoring=SCORING, refit="score", cv=3, n_jobs=n_jobs

@@ -1,9 +1,10 @@
 """Data-parallel GCE on 2 CPU processes (gloo) against 1 process on the whole batch.
 
-The processes are spawned once per group of checks (a module-scoped fixture),
+The processes are spawned once for every check (a module-scoped fixture),
 save what they computed, and the assertions run here, in the test process.
 """
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -144,9 +145,23 @@ def _group_values(rank, world_size):
     ]
 
 
+def _worker(rank, world_size):
+    """Every check's computations, in one spawn of the processes (each start
+    imports torch: seconds); accelerate's checks join the same gloo group."""
+    results = {"loss": _loss_worker(rank, world_size)}
+    if importlib.util.find_spec("accelerate") is not None:
+        results["accelerate"] = _accelerate_worker(rank, world_size)
+    return results
+
+
 @pytest.fixture(scope="module")
-def loss_results(tmp_path_factory):
-    return run_processes(_loss_worker, tmp_path_factory.mktemp("loss"))
+def spawned_results(tmp_path_factory):
+    return run_processes(_worker, tmp_path_factory.mktemp("spawned"))
+
+
+@pytest.fixture(scope="module")
+def loss_results(spawned_results):
+    return [rank_results["loss"] for rank_results in spawned_results]
 
 
 def _reference(sharding, reduction, reg_weight, weighting):
@@ -353,13 +368,9 @@ def _validated_fit(cls, **params):
 
 
 @pytest.fixture(scope="module")
-def accelerate_results(tmp_path_factory):
+def accelerate_results(spawned_results):
     pytest.importorskip("accelerate")
-    return run_processes(
-        _accelerate_worker,
-        tmp_path_factory.mktemp("accelerate"),
-        init_process_group=False,
-    )
+    return [rank_results["accelerate"] for rank_results in spawned_results]
 
 
 def test_processes_see_complementary_parts_of_the_same_batches(accelerate_results):
