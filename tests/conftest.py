@@ -1,10 +1,20 @@
 import json
+import os
 import random
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
+
+# One BLAS thread, in the tests and in the processes they start: the problems
+# under test are tiny, and on a loaded 2-core machine a second OpenBLAS thread
+# makes each small product wait for the busy core (an ATSCalibrator fit took
+# 8x the CPU time). OpenBLAS reads the variable when it loads: pytest has
+# loaded numpy's already (for the filterwarnings setting), hence
+# _one_blas_thread below as well.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # Modules that must import without torch or matplotlib (tests check it with
 # the `fresh_imports` fixture).
@@ -20,6 +30,13 @@ def pytest_configure(config):
     except ImportError:
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """One thread in every BLAS library loaded once the tests are collected."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(autouse=True)
