@@ -18,7 +18,8 @@ export PYTHONPATH="/tmp/site:$PWD"
 
 { nvidia-smi; python3 -c "import torch, sklearn, skorch; print(torch.__version__, sklearn.__version__, skorch.__version__)"; } \
     > "$OUT/device.txt" 2>&1
-timeout 240 python3 -m pytest -q -rs -p no:cacheprovider -m cuda tests 2>&1 | tee "$OUT/cuda_tests.txt"
+# -o addopts=: the image lacks pytest-xdist, which pyproject's addopts use
+timeout 240 python3 -m pytest -o addopts= -q -rs -p no:cacheprovider -m cuda tests 2>&1 | tee "$OUT/cuda_tests.txt"
 timeout 120 python3 benchmarks/bench_loss.py --device cuda --rounds 7 \
     --out "$OUT/loss_speed_cuda.md" 2>&1 | tail -20
 timeout 150 python3 benchmarks/bench_training.py --device cuda --rounds 3 \
