@@ -585,7 +585,8 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     ``CalibratedClassifierCV``, and its calibrator leaves out the samples of
     that class, to which temperature scaling cannot give a probability; with
     ``ensemble=False``, the out-of-fold scores of such folds (of another
-    shape) are left out of the calibration.
+    shape) are left out of the calibration, with a ``RuntimeWarning`` (where
+    ``cross_val_predict`` warns too).
 
     As in ``CalibratedClassifierCV``, ``LeaveOneOut`` is refused, and so is a
     ``cv`` with more folds than the smallest class has samples; with
@@ -892,6 +893,16 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "With ensemble=False, ATS calibrates on the scores of folds whose "
                 "estimator saw every class, and no fold's did: use stratified "
                 "folds (cv=5) or ensemble=True."
+            )
+        if not complete.all():
+            # the warning of scikit-learn's cross_val_predict, with what ATS does
+            warnings.warn(
+                f"{int((~complete).sum())} of {len(complete)} samples are in test "
+                "folds whose training part lacks some class (or in no test fold); "
+                "their scores are of another shape, and ATS leaves them out of "
+                "the calibration. Use stratified folds (cv=5) to keep them.",
+                RuntimeWarning,
+                stacklevel=3,
             )
         rows = np.flatnonzero(complete)
         return _fit_calibrated(

@@ -594,7 +594,11 @@ def test_folds_whose_estimator_saw_fewer_classes(ensemble):
     X = np.random.default_rng(0).standard_normal((12, 5))
     y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
     tree = DecisionTreeClassifier(random_state=7)
-    ats = ATSCalibrator(tree, cv=KFold(3), ensemble=ensemble).fit(X, y)
+    if ensemble:
+        ats = ATSCalibrator(tree, cv=KFold(3), ensemble=True).fit(X, y)
+    else:
+        with pytest.warns(RuntimeWarning, match="8 of 12 samples are in test folds"):
+            ats = ATSCalibrator(tree, cv=KFold(3), ensemble=False).fit(X, y)
     assert_allclose(ats.predict_proba(X).sum(axis=1), 1.0)
     if ensemble:
         for pair, missing in zip(ats.calibrated_classifiers_[::2], [0, 3]):
