@@ -222,9 +222,11 @@ def checks(results):
                     f"= {mean:+.4f} <= 2 x {se:.4f} (paired)"
                 )
                 if mean > 2 * se:
-                    claim += (
-                        f"; detectably worse, but by less than the standard error "
-                        f"of TS's own mean over the subsets ({noise:.4f})"
+                    claim = (
+                        f"{name}, {row['set']} samples: ATS {metric} - TS {metric} "
+                        f"= {mean:+.4f} > 2 x {se:.4f} (paired: detectably worse), "
+                        f"but <= {noise:.4f}, the standard error of TS's own mean "
+                        "over the subsets"
                     )
                 claims[claim] = bool(mean <= 2 * se or mean <= noise)
     return claims

@@ -274,9 +274,7 @@ class AdaptiveTemperatureScaling(BaseEstimator):
             )
         y, self.classes_ = _encode_columns(y, n_classes)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, logits, dtype=np.float64, ensure_non_negative=True
-            )
+            sample_weight = _check_frequency_weights(sample_weight, logits)
         fit = fit_adaptive_temperatures(
             logits,
             y,
@@ -384,6 +382,31 @@ def _fit_warnings(fit, calibrator, n_samples):
             f"distinct confidences. Calibrating with {n_bins} bin(s)."
         )
     return messages
+
+
+# Frequency weights totalling more than this are refused: the fit's sums of
+# squared curvatures would overflow float64 (and no data set is that large).
+_LARGEST_TOTAL_WEIGHT = 1e100
+
+
+def _check_frequency_weights(sample_weight, X):
+    """scikit-learn's checks (finite, non-negative, not all zero), and a finite fit.
+
+    The weights are frequencies (the pseudo-sample weighs 1, bins need
+    ``min_samples_per_bin``), so they cannot be rescaled silently.
+    """
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not total <= _LARGEST_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}; ATS takes weights as counts of "
+            f"samples and refuses totals above {_LARGEST_TOTAL_WEIGHT:.0e}, which "
+            "would overflow float64 in the fit. Rescale the weights."
+        )
+    return sample_weight
 
 
 def _encode_columns(y, n_classes):
@@ -751,7 +774,7 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X, y = indexable(X, y)
         y = column_or_1d(y, warn=True)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _check_frequency_weights(sample_weight, X)
         estimator = self._get_estimator()
         frozen = isinstance(estimator, FrozenEstimator)
         ensemble = (not frozen) if self.ensemble == "auto" else self.ensemble

@@ -150,6 +150,11 @@ def test_logit_calibrator_rejects_bad_logits():
         AdaptiveTemperatureScaling().fit(logits[:, :1], np.zeros(50, int))
     with pytest.raises(ValueError, match="non-zero"):
         AdaptiveTemperatureScaling().fit(logits, y, np.zeros(50))
+    with pytest.raises(ValueError, match="Negative values"):
+        AdaptiveTemperatureScaling().fit(logits, y, np.r_[-1.0, np.ones(49)])
+    # frequency weights: a total that would overflow the fit is refused
+    with pytest.raises(ValueError, match="sample_weight sums to inf"):
+        AdaptiveTemperatureScaling().fit(logits, y, np.full(50, 1e308))
     with pytest.warns(UserWarning, match="Only 1 of"):
         ats = AdaptiveTemperatureScaling().fit(logits, y)
     with pytest.raises(ValueError, match="NaN"):
@@ -175,6 +180,7 @@ BAD_FIT_INPUTS = {
     "too_few_labels": (_LOGITS, np.array(["a", "b"])[_LABELS % 2], "exactly 3"),
     "continuous": (_LOGITS, _LABELS + 0.5, "Unknown label type: continuous"),
     "lengths": (_LOGITS, _LABELS[:-1], "inconsistent numbers of samples"),
+    "mixed_types": (_LOGITS, np.array([0, "a", 1] * 20, dtype=object), "label type"),
     "object": (_with(_LOGITS, 0, 0, 0).astype(object), _LABELS, None),
 }
 
@@ -232,6 +238,11 @@ def test_calibrator_rejects_bad_input_at_every_entry_point():
             ats.fit(X, y[:-1])
         with pytest.raises(ValueError, match="Unknown label type"):
             ats.fit(X, y + 0.5)
+        # weights are checked before the estimator sees them
+        with pytest.raises(ValueError, match="Negative values"):
+            ats.fit(X, y, sample_weight=np.r_[-1.0, np.ones(59)])
+        with pytest.raises(ValueError, match="sample_weight sums to 6e"):
+            ats.fit(X, y, sample_weight=np.full(60, 1e200))
         with pytest.raises(NotFittedError):
             ats.predict_proba(X)
         ats.fit(X, y)
