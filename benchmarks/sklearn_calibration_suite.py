@@ -107,8 +107,8 @@ def main():
         f"{ats_summary}",
         f"- failing with scikit-learn too: {sorted(sklearn_failed) or 'none'}",
         "- skipped in both runs: the array-API tests (they need array_api_strict "
-        "and SCIPY_ARRAY_API=1; ATS computes in numpy only, so they would fail "
-        "with ATS)",
+        "and SCIPY_ARRAY_API=1; ATS computes in numpy and does not take part in "
+        "scikit-learn's array API dispatch)",
         f"- regressions: {len(regressions)}, of which {len(counted)} among the "
         "tests of `method='temperature'` or without a `method` (goal: at most 8)",
         "",
