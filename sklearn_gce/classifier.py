@@ -412,10 +412,8 @@ class GCEClassifier(NeuralNetClassifier):
         with self._seeded():
             if initialize:
                 self.initialize()
-            try:
-                self._class_index_ = class_index(self.classes_, y)
-            except AttributeError:  # unknown classes: targets are indices
-                self._class_index_ = None
+            classes = self._known_classes()
+            self._class_index_ = None if classes is None else class_index(classes, y)
             if weight is not None:
                 check_weightable(self.criterion_)
                 X = WeightedDataset(self.get_dataset(X, y), weight)
@@ -561,10 +559,8 @@ class GCEClassifier(NeuralNetClassifier):
         kwargs = self.get_params_for("module")
         module = MLPModule if self.module is None else self.module
         if inspect.isclass(module):
-            classes = None
-            with contextlib.suppress(AttributeError):
-                classes = self.classes_
             shape = self.__dict__.get("_sample_shape_")
+            classes = self._known_classes()
             kwargs = {**required_sizes(module, kwargs, shape, classes), **kwargs}
         self.module_ = self.initialized_instance(module, kwargs)
         check_layers(self.module_)
@@ -774,10 +770,7 @@ class GCEClassifier(NeuralNetClassifier):
                 output = output[0] if isinstance(output, tuple) else output
                 probas.append(to_numpy(nonlinearity(output)))
         proba = np.concatenate(probas, 0)
-        classes = None
-        with contextlib.suppress(AttributeError):
-            classes = self.classes_
-        check_proba(proba, classes)
+        check_proba(proba, self._known_classes())
         return as_probabilities(proba) if probabilities else proba
 
     def predict(self, X):
@@ -794,11 +787,16 @@ class GCEClassifier(NeuralNetClassifier):
             as in skorch).
         """
         indices = self.predict_proba(X).argmax(axis=1)
+        classes = self._known_classes()
+        return indices if classes is None else np.asarray(classes)[indices]
+
+    def _known_classes(self):
+        """``classes_``, or None when there are none (skorch's targets are then
+        class indices)."""
         try:
-            classes = self.classes_
+            return self.classes_
         except AttributeError:
-            return indices
-        return np.asarray(classes)[indices]
+            return None
 
 
 def _float_dtype(module):
