@@ -2,10 +2,10 @@
 
 Two networks on scikit-learn's digits (1797 images, 1 x 8 x 8):
 
-- ``mlp``: the default ``GCEClassifier()`` (MLP 64-256-10, 19 466
-  parameters; 19 466 x 64 rows is below the policy's threshold, so "auto"
+- ``mlp``: the default ``GCEClassifier()`` (MLP 64-256-10, 19 210
+  parameters; 19 210 x 64 rows is below the policy's threshold, so "auto"
   runs it on one thread);
-- ``cnn``: ``CNN2dModule`` with channels (256, 512) (1 186 826 parameters;
+- ``cnn``: ``CNN2dModule`` with channels (256, 512) (1 203 210 parameters;
   above the threshold, so "auto" keeps torch's threads).
 
 Each is fitted with ``torch_threads="auto"`` (the policy, starting from

@@ -20,9 +20,14 @@ import torch
 
 __all__ = ["SMALL_WORK", "num_threads", "threads_for"]
 
-# Parameters x batch rows below which one thread is at least as fast as two
-# (benchmarks/bench_threads.py: the default MLP on digits, 19 466 parameters x
-# 64 rows, gains from one thread; a CNN of 1.2 M parameters x 64 rows loses).
+# Parameters x batch rows below which "auto" uses one thread: about the
+# geometric mean of the default MLP on digits (19 210 parameters x 64 rows,
+# 1.2e6) and a CNN of 1.2 M parameters (7.7e7), which must keep its threads
+# where they pay. On the loaded 2-core machine where this was written
+# (benchmarks/bench_threads.py --sweep), one thread took 0.09-0.55x the time
+# of two for MLPs of 1.2e6 to 2.8e8 and 0.63-0.85x for the CNN, so a lower
+# threshold would only give up speed; the sweep on an idle machine shows
+# where the crossover lies there.
 SMALL_WORK = 10_000_000
 
 
