@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_blobs
+from skorch.callbacks import Callback
 
 from sklearn_gce import CNN2dModule, GCEClassifier, MLPModule
 from sklearn_gce._threads import SMALL_WORK, num_threads, threads_for
@@ -133,4 +134,16 @@ def test_num_threads_restores_on_exception():
 def test_invalid_torch_threads_are_refused(data, value):
     with pytest.raises(ValueError, match="torch_threads"):
         _fit(data, torch_threads=value)
+    assert torch.get_num_threads() == OUTSIDE
+
+
+def test_auto_runs_the_default_mlp_on_one_thread(data):
+    seen = []
+
+    class Record(Callback):
+        def on_batch_end(self, net, **kwargs):
+            seen.append(torch.get_num_threads())
+
+    GCEClassifier(max_epochs=1, callbacks=[Record()], random_state=0).fit(*data)
+    assert set(seen) == {1}
     assert torch.get_num_threads() == OUTSIDE
