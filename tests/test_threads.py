@@ -147,3 +147,13 @@ def test_auto_runs_the_default_mlp_on_one_thread(data):
     GCEClassifier(max_epochs=1, callbacks=[Record()], random_state=0).fit(*data)
     assert set(seen) == {1}
     assert torch.get_num_threads() == OUTSIDE
+
+
+def test_docstring_examples():
+    import doctest
+
+    from sklearn_gce import _threads
+
+    result = doctest.testmod(_threads)
+    assert result.failed == 0 and result.attempted > 0
+    assert torch.get_num_threads() == OUTSIDE
