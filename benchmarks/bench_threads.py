@@ -20,8 +20,9 @@ training epoch on one thread over its time on two, for MLPs of growing
 width (parameters x batch rows from 1e6 to 1e8) and the CNN, idle and
 loaded; "auto" should pick one thread where that ratio is at most about 1.
 
-Run from the repository root on an otherwise idle machine (about 10
-minutes on 2 cores)::
+Run from the repository root on an otherwise idle machine (15 to 30
+minutes on 2 cores: two threads beside two busy processes are slow, which is
+what it measures)::
 
     python benchmarks/bench_threads.py --sweep
 
