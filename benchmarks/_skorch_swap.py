@@ -4,6 +4,9 @@ With GCE_SWAP=1, ``skorch.NeuralNetClassifier`` (what skorch's tests import)
 becomes a ``GCEClassifier`` whose defaults are ``NeuralNetClassifier``'s own,
 so that only incompatibilities count. skorch's own modules keep the original
 (``skorch.classifier.NeuralNetClassifier``), which they name in ``super()``.
+With GCE_SWAP_NAME=1 as well, the swapped class also takes skorch's class
+name and module, to tell the tests that fail only on the name in a message
+or a ``repr``.
 """
 
 import functools
@@ -42,5 +45,9 @@ if os.environ.get("GCE_SWAP") == "1":
         __init__ = functools.partialmethod(
             sklearn_gce.GCEClassifier.__init__, **SKORCH_DEFAULTS
         )
+
+    if os.environ.get("GCE_SWAP_NAME") == "1":
+        GCEClassifier.__name__ = GCEClassifier.__qualname__ = "NeuralNetClassifier"
+        GCEClassifier.__module__ = "skorch.classifier"
 
     skorch.NeuralNetClassifier = GCEClassifier

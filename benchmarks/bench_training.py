@@ -8,7 +8,10 @@
 
 Setting of issue 2: MLP 64 -> 256 -> 10, 20 000 x 64 samples, 10 classes,
 batch 128, Adam. Runs are interleaved round by round, each ratio is the
-median over rounds of the per-round ratio.
+median over rounds of the per-round ratio. Every run uses the same torch
+threads (``--threads``, or torch's default): the classifier's fits pass
+``torch_threads=None``, so that its thread policy (measured by
+``bench_threads.py``) does not enter the framework's cost.
 
     python benchmarks/bench_training.py [--out benchmarks/results/training_speed.md]
 """
@@ -54,6 +57,7 @@ def fit_gce(X, y, epochs, criterion=GCELoss):
         batch_size=BATCH,
         random_state=0,
         device=DEVICE,
+        torch_threads=None,
     ).fit(X, y)
     _sync()
 

@@ -274,9 +274,7 @@ class AdaptiveTemperatureScaling(BaseEstimator):
             )
         y, self.classes_ = _encode_columns(y, n_classes)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, logits, dtype=np.float64, ensure_non_negative=True
-            )
+            sample_weight = _check_frequency_weights(sample_weight, logits)
         fit = fit_adaptive_temperatures(
             logits,
             y,
@@ -384,6 +382,31 @@ def _fit_warnings(fit, calibrator, n_samples):
             f"distinct confidences. Calibrating with {n_bins} bin(s)."
         )
     return messages
+
+
+# Frequency weights totalling more than this are refused: the fit's sums of
+# squared curvatures would overflow float64 (and no data set is that large).
+_LARGEST_TOTAL_WEIGHT = 1e100
+
+
+def _check_frequency_weights(sample_weight, X):
+    """scikit-learn's checks (finite, non-negative, not all zero), and a finite fit.
+
+    The weights are frequencies (the pseudo-sample weighs 1, bins need
+    ``min_samples_per_bin``), so they cannot be rescaled silently.
+    """
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not total <= _LARGEST_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}; ATS takes weights as counts of "
+            f"samples and refuses totals above {_LARGEST_TOTAL_WEIGHT:.0e}, which "
+            "would overflow float64 in the fit. Rescale the weights."
+        )
+    return sample_weight
 
 
 def _encode_columns(y, n_classes):
@@ -585,7 +608,8 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     ``CalibratedClassifierCV``, and its calibrator leaves out the samples of
     that class, to which temperature scaling cannot give a probability; with
     ``ensemble=False``, the out-of-fold scores of such folds (of another
-    shape) are left out of the calibration.
+    shape) are left out of the calibration, with a ``RuntimeWarning`` (where
+    ``cross_val_predict`` warns too).
 
     As in ``CalibratedClassifierCV``, ``LeaveOneOut`` is refused, and so is a
     ``cv`` with more folds than the smallest class has samples; with
@@ -750,7 +774,7 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X, y = indexable(X, y)
         y = column_or_1d(y, warn=True)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            sample_weight = _check_frequency_weights(sample_weight, X)
         estimator = self._get_estimator()
         frozen = isinstance(estimator, FrozenEstimator)
         ensemble = (not frozen) if self.ensemble == "auto" else self.ensemble
@@ -892,6 +916,16 @@ class ATSCalibrator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "With ensemble=False, ATS calibrates on the scores of folds whose "
                 "estimator saw every class, and no fold's did: use stratified "
                 "folds (cv=5) or ensemble=True."
+            )
+        if not complete.all():
+            # the warning of scikit-learn's cross_val_predict, with what ATS does
+            warnings.warn(
+                f"{int((~complete).sum())} of {len(complete)} samples are in test "
+                "folds whose training part lacks some class (or in no test fold); "
+                "their scores are of another shape, and ATS leaves them out of "
+                "the calibration. Use stratified folds (cv=5) to keep them.",
+                RuntimeWarning,
+                stacklevel=3,
             )
         rows = np.flatnonzero(complete)
         return _fit_calibrated(

@@ -28,6 +28,7 @@ from ._compat import (
     Interval,
     Options,
     StrOptions,
+    _num_samples,
     criterion_names,
     partial_fit_kwargs,
     uncompiled,
@@ -50,6 +51,7 @@ from ._outputs import (
     to_proba,
 )
 from ._sizing import check_layers, required_sizes
+from ._threads import num_threads, threads_for
 from ._validation import as_network_input, check_input, first_array, sample_shape
 from ._weights import (
     WeightedDataset,
@@ -169,6 +171,16 @@ class GCEClassifier(NeuralNetClassifier):
         Seeds weight initialisation, shuffling, dropout and the early-stopping
         split of a fit (the global torch random state is restored afterwards).
         None uses torch's and numpy's global random states.
+    torch_threads : "auto", int or None, default="auto"
+        torch's intra-op threads during ``fit``, ``partial_fit``,
+        ``predict_proba`` and ``predict``; torch's setting is restored when
+        the call returns or raises. "auto" runs a small network on the CPU
+        (parameters times batch rows below 10 million, e.g. the default MLP)
+        on one thread, which is faster than several and does not stall on a
+        busy machine, and keeps torch's setting for larger networks and on a
+        GPU; an int sets that many threads; None leaves torch's setting alone
+        (use it when calling from several Python threads at once: the
+        setting is global to the process).
     **kwargs
         skorch's prefixed parameters.
 
@@ -230,6 +242,11 @@ class GCEClassifier(NeuralNetClassifier):
         "device": [str, torch.device, None],
         "classes": [None, "array-like"],
         "random_state": ["random_state"],
+        "torch_threads": [
+            None,
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def __init__(
@@ -261,6 +278,7 @@ class GCEClassifier(NeuralNetClassifier):
         torch_load_kwargs=None,
         classes=None,
         random_state=None,
+        torch_threads="auto",
         **kwargs,
     ):
         super().__init__(
@@ -292,6 +310,7 @@ class GCEClassifier(NeuralNetClassifier):
         self.tol = tol
         self.class_weight = class_weight
         self.random_state = random_state
+        self.torch_threads = torch_threads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -393,16 +412,17 @@ class GCEClassifier(NeuralNetClassifier):
         with self._seeded():
             if initialize:
                 self.initialize()
-            try:
-                self._class_index_ = class_index(self.classes_, y)
-            except AttributeError:  # unknown classes: targets are indices
-                self._class_index_ = None
+            classes = self._known_classes()
+            self._class_index_ = None if classes is None else class_index(classes, y)
             if weight is not None:
                 check_weightable(self.criterion_)
                 X = WeightedDataset(self.get_dataset(X, y), weight)
             self._divergence_reported_ = False
             try:
-                super().partial_fit(X, y, **partial_fit_kwargs(method), **fit_params)
+                with self._threads(X, training=True):
+                    super().partial_fit(
+                        X, y, **partial_fit_kwargs(method), **fit_params
+                    )
             finally:
                 del self._divergence_reported_
         return self
@@ -467,6 +487,19 @@ class GCEClassifier(NeuralNetClassifier):
                 self.classes_inferred_ = distinct_labels(y)
             self._sample_shape_ = sample_shape(X)
 
+    def _threads(self, X, *, training):
+        """Set torch's threads for a fit (``training``) or a prediction on X."""
+        prefix = "iterator_train" if training else "iterator_valid"
+        rows = self.get_params_for(prefix).get("batch_size", self.batch_size)
+        n_samples = None
+        with contextlib.suppress(TypeError):
+            n_samples = len(X) if is_dataset(X) else _num_samples(first_array(X))
+        if not isinstance(rows, Integral) or rows < 1:
+            rows = n_samples
+        elif n_samples is not None:
+            rows = min(rows, n_samples)
+        return num_threads(threads_for(self.torch_threads, self.module_, rows))
+
     @contextlib.contextmanager
     def _seeded(self):
         """Seed torch for a fit from ``random_state``; restore its state after."""
@@ -526,10 +559,8 @@ class GCEClassifier(NeuralNetClassifier):
         kwargs = self.get_params_for("module")
         module = MLPModule if self.module is None else self.module
         if inspect.isclass(module):
-            classes = None
-            with contextlib.suppress(AttributeError):
-                classes = self.classes_
             shape = self.__dict__.get("_sample_shape_")
+            classes = self._known_classes()
             kwargs = {**required_sizes(module, kwargs, shape, classes), **kwargs}
         self.module_ = self.initialized_instance(module, kwargs)
         check_layers(self.module_)
@@ -734,14 +765,12 @@ class GCEClassifier(NeuralNetClassifier):
             self.predict_nonlinearity, self._criterion_modules()
         )
         probas = []
-        for output in self.forward_iter(X, training=False):
-            output = output[0] if isinstance(output, tuple) else output
-            probas.append(to_numpy(nonlinearity(output)))
+        with self._threads(X, training=False):
+            for output in self.forward_iter(X, training=False):
+                output = output[0] if isinstance(output, tuple) else output
+                probas.append(to_numpy(nonlinearity(output)))
         proba = np.concatenate(probas, 0)
-        classes = None
-        with contextlib.suppress(AttributeError):
-            classes = self.classes_
-        check_proba(proba, classes)
+        check_proba(proba, self._known_classes())
         return as_probabilities(proba) if probabilities else proba
 
     def predict(self, X):
@@ -758,11 +787,16 @@ class GCEClassifier(NeuralNetClassifier):
             as in skorch).
         """
         indices = self.predict_proba(X).argmax(axis=1)
+        classes = self._known_classes()
+        return indices if classes is None else np.asarray(classes)[indices]
+
+    def _known_classes(self):
+        """``classes_``, or None when there are none (skorch's targets are then
+        class indices)."""
         try:
-            classes = self.classes_
+            return self.classes_
         except AttributeError:
-            return indices
-        return np.asarray(classes)[indices]
+            return None
 
 
 def _float_dtype(module):

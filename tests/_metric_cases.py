@@ -43,6 +43,9 @@ BAD_INPUTS = [
     ({"y_true": [0, 1, 2]}, "inconsistent numbers of samples"),
     ({"y_true": [[0, 1]] * 4}, "y should be a 1d array"),
     ({"y_true": [0.0, 1.0, np.nan, 2.0]}, "y_true contains NaN"),
+    # probabilities passed as labels, and labels that cannot be sorted
+    ({"y_true": [0.0, 1.0, 1.5, 2.0]}, "Unknown label type: continuous"),
+    ({"y_true": np.array([0, "a", 1, 2], dtype=object)}, "Unknown label type"),
     ({"y_prob": np.full((4, 3, 1), 1 / 3)}, "dim 3"),
     ({"y_true": [], "y_prob": np.zeros((0, 3))}, "0 sample"),
     ({"y_prob": np.zeros((4, 0))}, "0 feature"),

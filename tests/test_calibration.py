@@ -148,6 +148,11 @@ def test_logit_calibrator_rejects_bad_logits():
         AdaptiveTemperatureScaling().fit(logits[:, :1], np.zeros(50, int))
     with pytest.raises(ValueError, match="non-zero"):
         AdaptiveTemperatureScaling().fit(logits, y, np.zeros(50))
+    with pytest.raises(ValueError, match="Negative values"):
+        AdaptiveTemperatureScaling().fit(logits, y, np.r_[-1.0, np.ones(49)])
+    # frequency weights: a total that would overflow the fit is refused
+    with pytest.raises(ValueError, match="sample_weight sums to inf"):
+        AdaptiveTemperatureScaling().fit(logits, y, np.full(50, 1e308))
     with pytest.warns(UserWarning, match="Only 1 of"):
         ats = AdaptiveTemperatureScaling().fit(logits, y)
     with pytest.raises(ValueError, match="NaN"):
@@ -173,6 +178,7 @@ BAD_FIT_INPUTS = {
     "too_few_labels": (_LOGITS, np.array(["a", "b"])[_LABELS % 2], "exactly 3"),
     "continuous": (_LOGITS, _LABELS + 0.5, "Unknown label type: continuous"),
     "lengths": (_LOGITS, _LABELS[:-1], "inconsistent numbers of samples"),
+    "mixed_types": (_LOGITS, np.array([0, "a", 1] * 20, dtype=object), "label type"),
     "object": (_with(_LOGITS, 0, 0, 0).astype(object), _LABELS, None),
 }
 
@@ -230,6 +236,11 @@ def test_calibrator_rejects_bad_input_at_every_entry_point():
             ats.fit(X, y[:-1])
         with pytest.raises(ValueError, match="Unknown label type"):
             ats.fit(X, y + 0.5)
+        # weights are checked before the estimator sees them
+        with pytest.raises(ValueError, match="Negative values"):
+            ats.fit(X, y, sample_weight=np.r_[-1.0, np.ones(59)])
+        with pytest.raises(ValueError, match="sample_weight sums to 6e"):
+            ats.fit(X, y, sample_weight=np.full(60, 1e200))
         with pytest.raises(NotFittedError):
             ats.predict_proba(X)
         ats.fit(X, y)
@@ -592,7 +603,11 @@ def test_folds_whose_estimator_saw_fewer_classes(ensemble):
     X = np.random.default_rng(0).standard_normal((12, 5))
     y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
     tree = DecisionTreeClassifier(random_state=7)
-    ats = ATSCalibrator(tree, cv=KFold(3), ensemble=ensemble).fit(X, y)
+    if ensemble:
+        ats = ATSCalibrator(tree, cv=KFold(3), ensemble=True).fit(X, y)
+    else:
+        with pytest.warns(RuntimeWarning, match="8 of 12 samples are in test folds"):
+            ats = ATSCalibrator(tree, cv=KFold(3), ensemble=False).fit(X, y)
     assert_allclose(ats.predict_proba(X).sum(axis=1), 1.0)
     if ensemble:
         for pair, missing in zip(ats.calibrated_classifiers_[::2], [0, 3]):

@@ -446,7 +446,8 @@ def test_binary_1d_probability_is_of_the_second_label():
         np.array(["ant", "bee", "cat", "dog"]),
         np.array(["ant", "bee", "cat", "dog"], dtype=object),
         np.array([-3, 10, 11, 500]),
-        np.array([0.5, 1.5, 2.5, 3.5]),
+        # whole floats; others are refused as scikit-learn does ("continuous")
+        np.array([-3.0, 10.0, 11.0, 500.0]),
     ],
 )
 def test_relabelling_invariance(name, kwargs, classes):
@@ -570,6 +571,15 @@ def test_good_input_of_the_bad_input_table_is_accepted():
     for metric in METRICS.values():
         assert metric(GOOD_Y, GOOD_P) >= 0
         assert metric([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.9]) >= 0
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_huge_weights_count_by_their_ratios(name):
+    # weights of 1e308 overflow their sum; only their ratios matter
+    huge = METRICS[name](GOOD_Y, GOOD_P, sample_weight=[1, 1e308, 1e308, 1])
+    assert np.isfinite(huge)
+    expected = METRICS[name](GOOD_Y, GOOD_P, sample_weight=[0, 1, 1, 0])
+    assert huge == pytest.approx(expected, rel=1e-12)
 
 
 def test_row_sum_tolerance():

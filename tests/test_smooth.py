@@ -192,6 +192,12 @@ def test_returns_a_python_float():
     assert type(smooth_calibration_error(GOOD_Y, GOOD_P, bandwidth=0.1)) is float
 
 
+def test_huge_weights_count_by_their_ratios():
+    huge = smooth_calibration_error(GOOD_Y, GOOD_P, sample_weight=[1, 1e308, 1e308, 1])
+    expected = smooth_calibration_error(GOOD_Y, GOOD_P, sample_weight=[0, 1, 1, 0])
+    assert huge == pytest.approx(expected, rel=1e-12)
+
+
 SMOOTH_ARGUMENTS = {"y_true", "y_prob", "labels", "sample_weight"}
 
 

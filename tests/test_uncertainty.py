@@ -562,6 +562,19 @@ def test_bad_input_raises_a_clear_value_error(function, bad, message):
         call_with_bad_input(function, bad)
 
 
+@pytest.mark.parametrize(
+    "function", [bootstrap_calibration_error, bootstrap_calibration_error_difference]
+)
+def test_bootstrap_of_one_weighted_sample_is_refused(function):
+    y_prob = np.array(GOOD_P)
+    with pytest.raises(ValueError, match="at least 2 samples of positive weight"):
+        function(
+            GOOD_Y,
+            *[y_prob] * (1 + (function is not bootstrap_calibration_error)),
+            sample_weight=[0, 0, 3, 0],
+        )
+
+
 def test_difference_checks_both_models():
     y_prob = np.array(GOOD_P)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):

@@ -97,6 +97,11 @@ def _bootstrap(statistic, estimate, sample_weight, batch, bounds, options):
         "rng": check_generator(options["random_state"]),
     }
     data = (np.flatnonzero(sample_weight > 0),)
+    if data[0].size < 2:
+        raise ValueError(
+            "A bootstrap needs at least 2 samples of positive weight; got "
+            f"{data[0].size}."
+        )
     result = stats.bootstrap(data, resampled, method="percentile", **common)
     distribution = result.bootstrap_distribution
     standard_error = float(result.standard_error)

@@ -2,12 +2,17 @@
 
 import numpy as np
 from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
 
 from sklearn_gce._compat import _check_sample_weight as _sklearn_check_sample_weight
 
 # Absolute tolerance on the row sums of ``y_prob``: sqrt(float32 eps), so that
 # probabilities computed in float32 (a torch softmax) pass once cast to float64.
 SUM_TOLERANCE = float(np.sqrt(np.finfo(np.float32).eps))
+
+# Weights above this are scaled down (every metric depends on their ratios
+# only), so that sums over 1e9 samples and their squares stay finite.
+_LARGEST_WEIGHT = 1e100
 
 # Bytes of ``y_prob`` validated per block: a block stays in the CPU cache
 # between the passes over it, so the whole array is read from memory once.
@@ -44,6 +49,14 @@ def _check_arrays(y_true, y_prob, sample_weight):
     y_true = column_or_1d(y_true)
     if y_true.dtype.kind == "f" and not np.isfinite(y_true).all():
         raise ValueError("y_true contains NaN or infinity.")
+    if y_true.dtype.kind == "f" and np.any(y_true != np.trunc(y_true)):
+        # scikit-learn's message (type_of_target), without its O(n log n) pass
+        raise ValueError(
+            "Unknown label type: continuous. y_true must hold class labels, "
+            "not probabilities or scores."
+        )
+    if y_true.dtype.kind == "O":  # mixed strings and numbers cannot be sorted
+        check_classification_targets(y_true)
     check_consistent_length(y_true, y_prob)
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, y_true)
@@ -55,6 +68,10 @@ def _check_sample_weight(sample_weight, y_true):
     sample_weight = _sklearn_check_sample_weight(
         sample_weight, y_true, dtype=np.float64, ensure_non_negative=True
     )
+    largest = sample_weight.max()
+    if largest > _LARGEST_WEIGHT:
+        # only ratios of weights matter: keep their sums (and squares) finite
+        sample_weight = sample_weight / largest
     return sample_weight
 
 
