@@ -100,7 +100,8 @@ def test_parse_losses_with_mixup():
     [
         ("ce,nope", "unknown loss 'nope'"),
         ("gce:x", "not a number"),
-        ("gce:-1", ">= 0"),
+        ("gce:-1", "in \\[0, 1\\]"),
+        ("focal:-1", ">= 0"),
         ("gce:inf", "finite"),
         ("ls:1", "in \\[0, 1\\)"),
         ("flsd53:2", "takes no parameter"),
