@@ -496,16 +496,22 @@ def _compare(args):
             bar.close()
     report = _Report(comparison)
     status = 0
+    stdout_error = None
     try:
         _print(report.text(ascii_only=_ascii_only(sys.stdout)))
         sys.stdout.flush()
     except BrokenPipeError:  # stdout closed early: still write the files
         _silence(sys.stdout)
         status = 1
+    except OSError as exc:  # e.g. stdout on a full disk: still write the files
+        _silence(sys.stdout)
+        stdout_error = f"cannot write the results to stdout: {exc.strerror or exc}"
     if args.out is not None:
         written = _write_outputs(report, args, plotted)
         if not args.quiet:
             _info("wrote " + ", ".join(written))
+    if stdout_error is not None:
+        raise _RunError(stdout_error)
     return status
 
 

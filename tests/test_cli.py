@@ -385,6 +385,28 @@ def test_stdout_closed_early_ends_quietly_and_still_writes(
     assert "runs.json" in os.listdir(tmp_path)
 
 
+class _FullDisk(io.StringIO):
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_stdout_on_a_full_disk_is_one_line_and_still_writes(
+    capsys, tmp_path, monkeypatch
+):
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _FullDisk())
+    status = cli.main([*TINY, "--seeds", "1", "--quiet", "--out", str(tmp_path)])
+    monkeypatch.undo()
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err == f"{ERROR}cannot write the results to stdout: " + (
+        "No space left on device\n"
+    )
+    assert "runs.json" in os.listdir(tmp_path)
+
+
 def test_closed_stdout_in_a_real_pipe(tmp_path):
     # as `sklearn-gce ... | head -0`: the reader is gone before the command writes
     argv = [*TINY, "--seeds", "1", "--losses", "ce", "--post-hoc", "none", "--quiet"]
