@@ -22,6 +22,7 @@ from sklearn_gce.datasets import DATASETS
 
 DEFAULT_DATASET = "digits"
 DEFAULT_SEEDS = 10
+MAX_SEEDS = 10_000  # each seed trains every loss: already days of training
 DEFAULT_EPOCHS = 60
 DEFAULT_HIDDEN = (256,)
 
@@ -83,6 +84,13 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seeds(text):
+    value = _positive_int(text)
+    if value > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEEDS}, got {value}")
     return value
 
 
@@ -224,10 +232,11 @@ def _build_parser():
     )
     what.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=_seeds,
         default=DEFAULT_SEEDS,
         metavar="N",
-        help="seeds 0..N-1, each a split and initial weights (default: %(default)s)",
+        help="seeds 0..N-1, each a split and initial weights (default: "
+        f"%(default)s, at most {MAX_SEEDS})",
     )
     training = compare.add_argument_group("training")
     training.add_argument(
@@ -439,7 +448,8 @@ def _prepare(args):
         )
         config = TrainingConfig(
             epochs=args.epochs,
-            batch_size=args.batch_size,
+            # a batch larger than the training split is the whole split
+            batch_size=min(args.batch_size, len(split.y_train)),
             hidden=args.hidden or DEFAULT_HIDDEN,
             lr=args.lr,
             device=device,

@@ -128,6 +128,11 @@ def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypa
         (["--losses", "ce,hinge"], "unknown loss 'hinge'"),
         (["--post-hoc", "isotonic"], "unknown post-hoc method"),
         (["--seeds", "0"], "--seeds: must be at least 1"),
+        (["--seeds", "-1"], "--seeds: must be at least 1"),
+        (["--seeds", str(10**23)], "--seeds: must be at most 10000"),
+        (["--seeds", "1e3"], "--seeds: '1e3' is not an integer"),
+        (["--epochs", "0"], "--epochs: must be at least 1"),
+        (["--n-jobs", "1.5"], "--n-jobs: '1.5' is not an integer"),
         (["--epochs", "ten"], "--epochs: 'ten' is not an integer"),
         (["--batch-size", "-4"], "--batch-size: must be at least 1"),
         (["--hidden", "64,x"], "--hidden"),
@@ -253,6 +258,24 @@ def test_batch_size_one_without_gce_trains(capsys):
     argv = [*TINY, "--losses", "ce,gce:0", "--seeds", "1", "--train-size", "100"]
     status, out, _ = _run(capsys, *argv, "--batch-size", "1")
     assert status == 0 and "gce:0" in out
+
+
+def test_batch_larger_than_the_training_split_is_the_whole_split(capsys, tmp_path):
+    argv = [*TINY, "--seeds", "1", "--train-size", "100", "--quiet"]
+    status, out, _ = _run(
+        capsys, *argv, "--batch-size", str(2**63), "--out", str(tmp_path)
+    )
+    assert status == 0 and "gce " in out
+    settings = json.loads((tmp_path / "runs.json").read_text())["settings"]
+    assert settings["batch_size"] == 100
+
+
+def test_huge_n_jobs_is_capped_by_the_runs(capsys, tmp_path):
+    argv = [*TINY, "--seeds", "1", "--losses", "ce", "--post-hoc", "none"]
+    status, out, _ = _run(capsys, *argv, "--n-jobs", str(10**20), "--quiet")
+    assert status == 0 and "(1 processes)" in out
+    status, out, _ = _run(capsys, *argv, "--n-jobs", str(-(10**20)), "--quiet")
+    assert status == 0 and "(1 processes)" in out
 
 
 # --- parallel runs ---

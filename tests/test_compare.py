@@ -457,6 +457,31 @@ def test_n_jobs_is_capped_by_the_number_of_runs(digits):
     assert result.n_jobs == 1 and len(result.records) == 1
 
 
+def test_splits_are_made_as_their_runs_start(digits, monkeypatch):
+    # memory does not grow with the number of seeds before the first run
+    from sklearn_gce.compare import _engine
+
+    made, seen = [], []
+    split_dataset = _engine.split_dataset
+
+    def counted(dataset, seed, **kwargs):
+        made.append(seed)
+        return split_dataset(dataset, seed, **kwargs)
+
+    monkeypatch.setattr(_engine, "split_dataset", counted)
+    result = run_comparison(
+        digits,
+        parse_losses("ce"),
+        parse_methods("none"),
+        seeds=range(4),
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+        train_size=50,
+        progress=lambda done, total, label: seen.append(len(made)),
+    )
+    assert made == [0, 1, 2, 3] and seen[0] < 4
+    assert [r["seed"] for r in result.records] == [0, 1, 2, 3]
+
+
 def test_train_size_subsamples_the_training_split_only(digits):
     result = run_comparison(
         digits,
