@@ -561,6 +561,7 @@ class _Report:
             notes_on_tests,
             paired_tests,
             summarize,
+            warning_notes,
         )
 
         self.comparison = comparison
@@ -570,6 +571,7 @@ class _Report:
         n_seeds = len(comparison.seeds)
         notes = notes_on_tests(self.tests, n_seeds) if self.tests else []
         notes += ats_notes(comparison.records)
+        notes += warning_notes(comparison.warnings)
         if not any(loss.is_gce for loss in comparison.losses):
             notes.append("No GCE loss was compared, so there are no paired tests.")
         self.notes = notes

@@ -108,6 +108,24 @@ def test_csv_run_with_string_labels(capsys, small_csv):
     assert "60 rows, 3 features, 3 classes" in out
 
 
+def test_warnings_of_the_runs_are_notes_on_stdout(capsys, small_csv, monkeypatch):
+    import warnings
+
+    from sklearn_gce.compare import _engine
+
+    run_one = _engine.run_one
+
+    def warns(*args, **kwargs):
+        warnings.warn("few samples: 12", UserWarning, stacklevel=2)
+        return run_one(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "run_one", warns)
+    argv = ["--csv", str(small_csv), "--target", "species", *TINY, "--quiet"]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0 and err == ""
+    assert "- UserWarning in seed 0 ce and 3 other runs: few samples: 12\n" in out
+
+
 def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, _, err = _run(capsys, *TINY, "--seeds", "1", "--out", str(tmp_path))

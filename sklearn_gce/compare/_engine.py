@@ -251,12 +251,14 @@ def _fingerprint(*arrays):
 
 @dataclass
 class RunResult:
-    """The records of one run, the test probabilities of each method and
-    the test labels they go with."""
+    """The records of one run, the test probabilities of each method, the
+    test labels they go with, and the warnings the run raised (each once, as
+    ``(category name, message)``)."""
 
     records: list
     proba: dict = field(default_factory=dict)
     y_test: np.ndarray | None = None
+    warnings: list = field(default_factory=list)
 
 
 def run_one(
@@ -389,14 +391,22 @@ def _run_task(index, split, loss, model, methods, config, dataset_name, keep_pro
     """
     with _one_torch_thread():
         _warm_up(config.device)
-        result = run_one(
-            split,
-            loss,
-            methods,
-            config=config,
-            dataset_name=dataset_name,
-            model=model,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            # every run records its own warnings, whichever process ran it
+            warnings.simplefilter("always")
+            result = run_one(
+                split,
+                loss,
+                methods,
+                config=config,
+                dataset_name=dataset_name,
+                model=model,
+            )
+    for warning in caught:
+        message = " ".join(str(warning.message).split())  # on one line
+        item = (warning.category.__name__, message)
+        if item not in result.warnings:
+            result.warnings.append(item)
     if keep_proba:
         result.y_test = split.y_test
     else:
@@ -428,6 +438,9 @@ class Comparison:
         Wall time of the whole comparison.
     n_jobs : int
         Number of processes that trained the networks.
+    warnings : list of dict
+        The warnings raised in the runs, in run order: ``seed``, ``loss``,
+        ``category`` and ``message``.
     """
 
     dataset: object
@@ -441,6 +454,7 @@ class Comparison:
     split_sizes: dict = field(default_factory=dict)
     seconds: float = 0.0
     n_jobs: int = 1
+    warnings: list = field(default_factory=list)
 
 
 def run_comparison(
@@ -538,8 +552,12 @@ def run_comparison(
         if progress is not None:
             seed, loss = runs[index]
             progress(done, len(runs), f"seed {seed} {loss.key}")
-    for (_, loss), result in zip(runs, results):
+    for (seed, loss), result in zip(runs, results):
         comparison.records.extend(result.records)
+        comparison.warnings += [
+            {"seed": seed, "loss": loss.key, "category": category, "message": text}
+            for category, text in result.warnings
+        ]
         for method_key, proba in result.proba.items():
             comparison.proba.setdefault((loss.key, method_key), []).append(
                 (result.y_test, proba)
