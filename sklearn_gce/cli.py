@@ -22,6 +22,7 @@ from sklearn_gce.datasets import DATASETS
 
 DEFAULT_DATASET = "digits"
 DEFAULT_SEEDS = 10
+MAX_SEEDS = 10_000  # each seed trains every loss: already days of training
 DEFAULT_EPOCHS = 60
 DEFAULT_HIDDEN = (256,)
 
@@ -83,6 +84,13 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seeds(text):
+    value = _positive_int(text)
+    if value > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SEEDS}, got {value}")
     return value
 
 
@@ -224,10 +232,11 @@ def _build_parser():
     )
     what.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=_seeds,
         default=DEFAULT_SEEDS,
         metavar="N",
-        help="seeds 0..N-1, each a split and initial weights (default: %(default)s)",
+        help="seeds 0..N-1, each a split and initial weights (default: "
+        f"%(default)s, at most {MAX_SEEDS})",
     )
     training = compare.add_argument_group("training")
     training.add_argument(
@@ -439,7 +448,8 @@ def _prepare(args):
         )
         config = TrainingConfig(
             epochs=args.epochs,
-            batch_size=args.batch_size,
+            # a batch larger than the training split is the whole split
+            batch_size=min(args.batch_size, len(split.y_train)),
             hidden=args.hidden or DEFAULT_HIDDEN,
             lr=args.lr,
             device=device,
@@ -496,16 +506,22 @@ def _compare(args):
             bar.close()
     report = _Report(comparison)
     status = 0
+    stdout_error = None
     try:
         _print(report.text(ascii_only=_ascii_only(sys.stdout)))
         sys.stdout.flush()
     except BrokenPipeError:  # stdout closed early: still write the files
         _silence(sys.stdout)
         status = 1
+    except OSError as exc:  # e.g. stdout on a full disk: still write the files
+        _silence(sys.stdout)
+        stdout_error = f"cannot write the results to stdout: {exc.strerror or exc}"
     if args.out is not None:
         written = _write_outputs(report, args, plotted)
         if not args.quiet:
             _info("wrote " + ", ".join(written))
+    if stdout_error is not None:
+        raise _RunError(stdout_error)
     return status
 
 
@@ -545,6 +561,7 @@ class _Report:
             notes_on_tests,
             paired_tests,
             summarize,
+            warning_notes,
         )
 
         self.comparison = comparison
@@ -554,6 +571,7 @@ class _Report:
         n_seeds = len(comparison.seeds)
         notes = notes_on_tests(self.tests, n_seeds) if self.tests else []
         notes += ats_notes(comparison.records)
+        notes += warning_notes(comparison.warnings)
         if not any(loss.is_gce for loss in comparison.losses):
             notes.append("No GCE loss was compared, so there are no paired tests.")
         self.notes = notes

@@ -108,6 +108,24 @@ def test_csv_run_with_string_labels(capsys, small_csv):
     assert "60 rows, 3 features, 3 classes" in out
 
 
+def test_warnings_of_the_runs_are_notes_on_stdout(capsys, small_csv, monkeypatch):
+    import warnings
+
+    from sklearn_gce.compare import _engine
+
+    run_one = _engine.run_one
+
+    def warns(*args, **kwargs):
+        warnings.warn("few samples: 12", UserWarning, stacklevel=2)
+        return run_one(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "run_one", warns)
+    argv = ["--csv", str(small_csv), "--target", "species", *TINY, "--quiet"]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0 and err == ""
+    assert "- UserWarning in seed 0 ce and 3 other runs: few samples: 12\n" in out
+
+
 def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, _, err = _run(capsys, *TINY, "--seeds", "1", "--out", str(tmp_path))
@@ -128,6 +146,11 @@ def test_no_matplotlib_skips_the_pictures_with_a_note(capsys, tmp_path, monkeypa
         (["--losses", "ce,hinge"], "unknown loss 'hinge'"),
         (["--post-hoc", "isotonic"], "unknown post-hoc method"),
         (["--seeds", "0"], "--seeds: must be at least 1"),
+        (["--seeds", "-1"], "--seeds: must be at least 1"),
+        (["--seeds", str(10**23)], "--seeds: must be at most 10000"),
+        (["--seeds", "1e3"], "--seeds: '1e3' is not an integer"),
+        (["--epochs", "0"], "--epochs: must be at least 1"),
+        (["--n-jobs", "1.5"], "--n-jobs: '1.5' is not an integer"),
         (["--epochs", "ten"], "--epochs: 'ten' is not an integer"),
         (["--batch-size", "-4"], "--batch-size: must be at least 1"),
         (["--hidden", "64,x"], "--hidden"),
@@ -247,6 +270,24 @@ def test_batch_size_one_without_gce_trains(capsys):
     argv = [*TINY, "--losses", "ce,gce:0", "--seeds", "1", "--train-size", "100"]
     status, out, _ = _run(capsys, *argv, "--batch-size", "1")
     assert status == 0 and "gce:0" in out
+
+
+def test_batch_larger_than_the_training_split_is_the_whole_split(capsys, tmp_path):
+    argv = [*TINY, "--seeds", "1", "--train-size", "100", "--quiet"]
+    status, out, _ = _run(
+        capsys, *argv, "--batch-size", str(2**63), "--out", str(tmp_path)
+    )
+    assert status == 0 and "gce " in out
+    settings = json.loads((tmp_path / "runs.json").read_text())["settings"]
+    assert settings["batch_size"] == 100
+
+
+def test_huge_n_jobs_is_capped_by_the_runs(capsys, tmp_path):
+    argv = [*TINY, "--seeds", "1", "--losses", "ce", "--post-hoc", "none"]
+    status, out, _ = _run(capsys, *argv, "--n-jobs", str(10**20), "--quiet")
+    assert status == 0 and "(1 processes)" in out
+    status, out, _ = _run(capsys, *argv, "--n-jobs", str(-(10**20)), "--quiet")
+    assert status == 0 and "(1 processes)" in out
 
 
 # --- parallel runs ---
@@ -376,6 +417,28 @@ def test_stdout_closed_early_ends_quietly_and_still_writes(
     monkeypatch.undo()
     _, err = capsys.readouterr()
     assert status == 1 and err == ""
+    assert "runs.json" in os.listdir(tmp_path)
+
+
+class _FullDisk(io.StringIO):
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_stdout_on_a_full_disk_is_one_line_and_still_writes(
+    capsys, tmp_path, monkeypatch
+):
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _FullDisk())
+    status = cli.main([*TINY, "--seeds", "1", "--quiet", "--out", str(tmp_path)])
+    monkeypatch.undo()
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert err == f"{ERROR}cannot write the results to stdout: " + (
+        "No space left on device\n"
+    )
     assert "runs.json" in os.listdir(tmp_path)
 
 

@@ -5,10 +5,12 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from _readme import python_block
 from scipy.stats import wilcoxon
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
 
@@ -37,6 +39,7 @@ from sklearn_gce.compare import (
     run_one,
     score_predictions,
     summarize,
+    warning_notes,
     wilcoxon_paired,
     write_csv,
     write_json,
@@ -100,7 +103,8 @@ def test_parse_losses_with_mixup():
     [
         ("ce,nope", "unknown loss 'nope'"),
         ("gce:x", "not a number"),
-        ("gce:-1", ">= 0"),
+        ("gce:-1", "in \\[0, 1\\]"),
+        ("focal:-1", ">= 0"),
         ("gce:inf", "finite"),
         ("ls:1", "in \\[0, 1\\)"),
         ("flsd53:2", "takes no parameter"),
@@ -394,6 +398,79 @@ def test_losses_registered_at_run_time_train_in_workers(digits, monkeypatch):
     assert result.records[0]["nll"] != result.records[1]["nll"]
 
 
+def test_readme_example_registers_a_loss_that_trains(digits, tmp_path, monkeypatch):
+    import runpy
+
+    script = tmp_path / "poly1.py"
+    script.write_text(python_block("The comparison command", contains="LOSSES.add"))
+    monkeypatch.setattr(LOSSES, "_entries", dict(LOSSES._entries))
+    namespace = runpy.run_path(str(script), run_name="__main__")
+
+    logits = torch.randn(50, 4, dtype=torch.float64)
+    target = torch.randint(0, 4, (50,))
+    p_true = torch.softmax(logits, 1)[torch.arange(50), target]
+    expected = (-torch.log(p_true) + 2 * (1 - p_true)).mean()
+    torch.testing.assert_close(namespace["Poly1Loss"](2.0)(logits, target), expected)
+
+    result = run_comparison(
+        digits,
+        parse_losses("ce,poly1:2"),
+        parse_methods("none"),
+        seeds=[0],
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+    )
+    assert [r["loss"] for r in result.records] == ["ce", "poly1:2"]
+    assert result.records[0]["nll"] != result.records[1]["nll"]
+
+
+class _WarningCE(torch.nn.CrossEntropyLoss):
+    """Cross-entropy that warns with the batch size at every step."""
+
+    def forward(self, logits, target):
+        warnings.warn(f"a batch of {len(target)} samples", UserWarning, stacklevel=2)
+        return super().forward(logits, target)
+
+
+def test_warnings_of_the_runs_are_recorded_once_per_run(digits, monkeypatch):
+    from sklearn_gce._registry import Entry
+
+    entry = Entry("warns", lambda _, config: {"criterion": _WarningCE}, "warns")
+    monkeypatch.setitem(LOSSES._entries, "warns", entry)
+    result = run_comparison(
+        digits,
+        parse_losses("warns,ce"),
+        parse_methods("none"),
+        seeds=[0, 1],
+        config=TrainingConfig(epochs=1, hidden=(8,), batch_size=500),
+        train_size=600,
+    )
+    # batches of 500 and 100 samples: two messages per run of "warns"
+    assert [(w["seed"], w["loss"], w["message"]) for w in result.warnings] == [
+        (0, "warns", "a batch of 500 samples"),
+        (0, "warns", "a batch of 100 samples"),
+        (1, "warns", "a batch of 500 samples"),
+        (1, "warns", "a batch of 100 samples"),
+    ]
+    assert warning_notes(result.warnings) == [
+        "UserWarning in seed 0 warns and 1 other run: a batch of 500 samples"
+    ]
+
+
+def test_warning_notes_group_messages_that_differ_in_numbers():
+    warnings_ = [
+        {"seed": 0, "loss": "ce", "category": "UserWarning", "message": "T = 2.1e+03"},
+        {"seed": 0, "loss": "gce", "category": "UserWarning", "message": "T = 8"},
+        {"seed": 1, "loss": "ce", "category": "UserWarning", "message": "T = -0.5"},
+        {"seed": 1, "loss": "ce", "category": "RuntimeWarning", "message": "T = 1"},
+        {"seed": 1, "loss": "ce", "category": "UserWarning", "message": "other"},
+    ]
+    assert warning_notes(warnings_) == [
+        "UserWarning in seed 0 ce and 2 other runs: T = 2.1e+03",
+        "RuntimeWarning in seed 1 ce: T = 1",
+        "UserWarning in seed 1 ce: other",
+    ]
+
+
 class _NaNLoss(torch.nn.CrossEntropyLoss):
     """A loss that diverges at once."""
 
@@ -454,6 +531,31 @@ def test_n_jobs_is_capped_by_the_number_of_runs(digits):
         n_jobs=-1,
     )
     assert result.n_jobs == 1 and len(result.records) == 1
+
+
+def test_splits_are_made_as_their_runs_start(digits, monkeypatch):
+    # memory does not grow with the number of seeds before the first run
+    from sklearn_gce.compare import _engine
+
+    made, seen = [], []
+    split_dataset = _engine.split_dataset
+
+    def counted(dataset, seed, **kwargs):
+        made.append(seed)
+        return split_dataset(dataset, seed, **kwargs)
+
+    monkeypatch.setattr(_engine, "split_dataset", counted)
+    result = run_comparison(
+        digits,
+        parse_losses("ce"),
+        parse_methods("none"),
+        seeds=range(4),
+        config=TrainingConfig(epochs=1, hidden=(8,)),
+        train_size=50,
+        progress=lambda done, total, label: seen.append(len(made)),
+    )
+    assert made == [0, 1, 2, 3] and seen[0] < 4
+    assert [r["seed"] for r in result.records] == [0, 1, 2, 3]
 
 
 def test_train_size_subsamples_the_training_split_only(digits):

@@ -1,15 +1,19 @@
 """Model selection on a local Dask cluster, against the same search in process."""
 
 import logging
+import os
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from _readme import python_block
 from joblib import parallel_config
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
+import sklearn_gce
 from sklearn_gce import GCEClassifier
 from sklearn_gce.metrics import neg_expected_calibration_error_scorer
 
@@ -88,3 +92,21 @@ def test_dask_search_equals_the_sequential_search(client):
     assert on_dask.best_params_ == sequential.best_params_
     # the scores differ between candidates: the comparison is not vacuous
     assert len(set(sequential.cv_results_["mean_test_score"])) == 3
+
+
+@pytest.mark.slow
+def test_readme_example_runs_as_a_script(tmp_path):
+
+    script = tmp_path / "search.py"
+    script.write_text(python_block("Model selection on Dask (or Ray)"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(sklearn_gce.__file__)))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": root},
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("{'reg_weight': ")

@@ -336,6 +336,12 @@ def test_bad_csv_gets_one_clear_error(tmp_path, text, target, message):
     assert "\n" not in str(info.value)
 
 
+def test_csv_duplicate_feature_names_keep_both_columns(tmp_path):
+    data = load_csv(_write(tmp_path, "a,a,y\n1,5,u\n2,6,v\n"), "y")
+    assert data.feature_names == ("a", "a")
+    np.testing.assert_array_equal(data.X, [[1, 5], [2, 6]])
+
+
 def test_csv_labels_beyond_int64_are_text(tmp_path):
     big = 2**64 + 1
     path = _write(tmp_path, f"a,y\n1,{big}\n2,{big + 1}\n3,-{big}\n")

@@ -39,6 +39,7 @@ from sklearn_gce.compare._report import (
     markdown_report,
     notes_on_tests,
     plot_reliability,
+    warning_notes,
     write_csv,
     write_json,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "score_predictions",
     "summarize",
     "wilcoxon_paired",
+    "warning_notes",
     "write_csv",
     "write_json",
 ]

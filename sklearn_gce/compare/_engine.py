@@ -251,10 +251,14 @@ def _fingerprint(*arrays):
 
 @dataclass
 class RunResult:
-    """The records of one run, and the test probabilities of each method."""
+    """The records of one run, the test probabilities of each method, the
+    test labels they go with, and the warnings the run raised (each once, as
+    ``(category name, message)``)."""
 
     records: list
     proba: dict = field(default_factory=dict)
+    y_test: np.ndarray | None = None
+    warnings: list = field(default_factory=list)
 
 
 def run_one(
@@ -387,15 +391,25 @@ def _run_task(index, split, loss, model, methods, config, dataset_name, keep_pro
     """
     with _one_torch_thread():
         _warm_up(config.device)
-        result = run_one(
-            split,
-            loss,
-            methods,
-            config=config,
-            dataset_name=dataset_name,
-            model=model,
-        )
-    if not keep_proba:
+        with warnings.catch_warnings(record=True) as caught:
+            # every run records its own warnings, whichever process ran it
+            warnings.simplefilter("always")
+            result = run_one(
+                split,
+                loss,
+                methods,
+                config=config,
+                dataset_name=dataset_name,
+                model=model,
+            )
+    for warning in caught:
+        message = " ".join(str(warning.message).split())  # on one line
+        item = (warning.category.__name__, message)
+        if item not in result.warnings:
+            result.warnings.append(item)
+    if keep_proba:
+        result.y_test = split.y_test
+    else:
         result.proba = {}
     return index, result
 
@@ -424,6 +438,9 @@ class Comparison:
         Wall time of the whole comparison.
     n_jobs : int
         Number of processes that trained the networks.
+    warnings : list of dict
+        The warnings raised in the runs, in run order: ``seed``, ``loss``,
+        ``category`` and ``message``.
     """
 
     dataset: object
@@ -437,6 +454,7 @@ class Comparison:
     split_sizes: dict = field(default_factory=dict)
     seconds: float = 0.0
     n_jobs: int = 1
+    warnings: list = field(default_factory=list)
 
 
 def run_comparison(
@@ -493,8 +511,9 @@ def run_comparison(
     seeds = [int(seed) for seed in seeds]
     comparison = Comparison(dataset, list(losses), list(methods), seeds, config)
     start = time.perf_counter()
-    splits = [
-        split_dataset(
+
+    def split_of(seed):
+        return split_dataset(
             dataset,
             seed,
             calib_size=calib_size,
@@ -502,37 +521,46 @@ def run_comparison(
             train_size=train_size,
             unknown_classes=unknown_classes,
         )
-        for seed in seeds
-    ]
-    comparison.split_sizes = splits[0].sizes
-    comparison.classes = np.unique(splits[0].y_train)
-    runs = [(split, loss) for split in splits for loss in comparison.losses]
+
+    first = split_of(seeds[0])
+    comparison.split_sizes = first.sizes
+    comparison.classes = np.unique(first.y_train)
+    runs = [(seed, loss) for seed in seeds for loss in comparison.losses]
     comparison.n_jobs = max(1, min(effective_n_jobs(n_jobs), len(runs)))
-    tasks = (
-        delayed(_run_task)(
-            index,
-            split,
-            loss,
-            _model_for(split, loss, config),
-            comparison.methods,
-            config,
-            dataset.name,
-            loss.key in keep_proba,
-        )
-        for index, (split, loss) in enumerate(runs)
-    )
+
+    def tasks():  # each seed's split made when its runs are dispatched
+        index = 0
+        for seed in seeds:
+            split = first if seed == seeds[0] else split_of(seed)
+            for loss in comparison.losses:
+                yield delayed(_run_task)(
+                    index,
+                    split,
+                    loss,
+                    _model_for(split, loss, config),
+                    comparison.methods,
+                    config,
+                    dataset.name,
+                    loss.key in keep_proba,
+                )
+                index += 1
+
     parallel = Parallel(n_jobs=comparison.n_jobs, return_as="generator_unordered")
     results = [None] * len(runs)
-    for done, (index, result) in enumerate(parallel(tasks), start=1):
+    for done, (index, result) in enumerate(parallel(tasks()), start=1):
         results[index] = result
         if progress is not None:
-            split, loss = runs[index]
-            progress(done, len(runs), f"seed {split.seed} {loss.key}")
-    for (split, loss), result in zip(runs, results):
+            seed, loss = runs[index]
+            progress(done, len(runs), f"seed {seed} {loss.key}")
+    for (seed, loss), result in zip(runs, results):
         comparison.records.extend(result.records)
+        comparison.warnings += [
+            {"seed": seed, "loss": loss.key, "category": category, "message": text}
+            for category, text in result.warnings
+        ]
         for method_key, proba in result.proba.items():
             comparison.proba.setdefault((loss.key, method_key), []).append(
-                (split.y_test, proba)
+                (result.y_test, proba)
             )
     comparison.seconds = time.perf_counter() - start
     return comparison

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 
 import numpy as np
 
@@ -12,6 +13,7 @@ __all__ = [
     "format_tests",
     "notes_on_tests",
     "ats_notes",
+    "warning_notes",
     "markdown_report",
     "plot_reliability",
     "write_csv",
@@ -163,6 +165,37 @@ def ats_notes(records):
             f"calibration split of {record['n_calib']} samples (it keeps at least "
             "50 samples per bin)."
         )
+    return notes
+
+
+def warning_notes(warnings):
+    """One note per kind of warning raised during the runs.
+
+    Warnings are of one kind when their messages differ only in numbers.
+
+    Parameters
+    ----------
+    warnings : list of dict
+        :attr:`Comparison.warnings`.
+
+    Returns
+    -------
+    notes : list of str
+        The first run's message of each kind, and how many runs raised it.
+    """
+    first, runs = {}, {}
+    for warning in warnings:
+        kind = re.sub(r"[-+]?\d+(\.\d*)?(e[+-]?\d+)?", "#", warning["message"])
+        key = (warning["category"], kind)
+        first.setdefault(key, warning)
+        runs.setdefault(key, set()).add((warning["seed"], warning["loss"]))
+    notes = []
+    for key, warning in first.items():
+        count = len(runs[key])
+        where = f"seed {warning['seed']} {warning['loss']}"
+        if count > 1:
+            where += f" and {count - 1} other run{'s' if count > 2 else ''}"
+        notes.append(f"{warning['category']} in {where}: {warning['message']}")
     return notes
 
 
