@@ -466,7 +466,9 @@ def grid_section(records, settings, out, proba):
         tests = paired_tests(part, metrics=tested)
         payload[setting.label] = {"summary": summary, "tests": tests}
         png = f"study_reliability_{setting.label}.png"
-        if proba is not None:
+        losses = {r["loss"] for r in part}
+        plotted = proba is not None and {"ce", "gce"} <= losses
+        if plotted:
             _plot(proba, part, setting, out / png)
         lines += [
             f"### {setting.label}",
@@ -482,9 +484,9 @@ def grid_section(records, settings, out, proba):
             "",
             _tests_table(tests, setting.label, _pairs(tests, setting.label), columns),
             "",
-            f"![reliability diagrams of ce and gce]({png})",
-            "",
         ]
+        if plotted:
+            lines += [f"![reliability diagrams of ce and gce]({png})", ""]
     return lines, payload
 
 
