@@ -187,3 +187,13 @@ def test_gpu_study_stops_before_a_round_past_its_time(tmp_path):
     assert ran == [0]
     payload = json.loads((tmp_path / "study.json").read_text(encoding="utf-8"))
     assert "stopped" in payload["environment"]
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "error"), [(99, ValueError), (1e4, TypeError), (True, TypeError)]
+)
+def test_load_mnist1d_refuses_a_bad_size(n_samples, error):
+    from sklearn_gce.datasets import load_mnist1d
+
+    with pytest.raises(error, match="n_samples"):
+        load_mnist1d(n_samples)
