@@ -45,6 +45,7 @@ def _tiny_plan():
     )
 
 
+@pytest.mark.slow  # the reliability plot alone takes seconds
 def test_study_runs_and_reports_a_grid(tmp_path):
     plan = study.Plan(
         seeds=1, settings=(S("grid", "digits", "digits", "ce,gce", 60, 1),)
