@@ -547,20 +547,28 @@ def _versus_ce_table(records, tests, settings, first):
 TESTED_ALL = ("accuracy", "ece", "adaece", "classwise_ece", "nll", "brier")
 
 
-def efficiency_section(records, settings):
+def _versus_ce_section(records, settings, heading, note, first):
     tests = paired_tests(records, metrics=["accuracy", "ece", "nll"])
     text = [
-        "## 2. Data efficiency: GCE against CE by training-set size (mnist1d)",
+        heading,
         "",
-        "Every size is trained for about 10 000 samples seen (epochs = 10 000 / "
-        "size, rounded up), so that the small sets are not under-trained; "
-        "calibration and "
-        "test splits are the same 2 000 signals each for every size.",
+        note,
         "",
-        _versus_ce_table(records, tests, settings, "train size"),
+        _versus_ce_table(records, tests, settings, first),
         "",
     ]
     return text, {"tests": tests, "summary": summarize(records, TESTED_ALL)}
+
+
+def efficiency_section(records, settings):
+    note = (
+        "Every size is trained for about 10 000 samples seen (epochs = 10 000 / "
+        "size, rounded up), so that the small sets are not under-trained; "
+        "calibration and test splits are the same 2 000 signals each for every "
+        "size."
+    )
+    heading = "## 2. Data efficiency: GCE against CE by training-set size (mnist1d)"
+    return _versus_ce_section(records, settings, heading, note, "train size")
 
 
 def longtail_section(records, settings, n_tail):
@@ -602,18 +610,13 @@ def longtail_section(records, settings, n_tail):
 
 
 def batch_section(records, settings):
-    tests = paired_tests(records, metrics=["accuracy", "ece", "nll"])
-    text = [
-        "## 4. Batch size: GCE against CE (mnist1d)",
-        "",
+    note = (
         f"{settings[0].train_size} training signals, {settings[0].epochs} "
         "epochs and the same learning rate at every batch size (so larger "
-        "batches take fewer steps: compare GCE with CE within a row).",
-        "",
-        _versus_ce_table(records, tests, settings, "batch"),
-        "",
-    ]
-    return text, {"tests": tests, "summary": summarize(records, TESTED_ALL)}
+        "batches take fewer steps: compare GCE with CE within a row)."
+    )
+    heading = "## 4. Batch size: GCE against CE (mnist1d)"
+    return _versus_ce_section(records, settings, heading, note, "batch")
 
 
 def ood_section(records, settings):
