@@ -777,7 +777,7 @@ def main(argv=None):
     estimate = estimate_seconds(plan, args.n_jobs)
     print(
         f"{sum(1 for _ in plan.settings)} settings, {plan.seeds} seeds, "
-        f"--n-jobs {args.n_jobs}: about {estimate / 60:.0f} min on the study's "
+        f"--n-jobs {args.n_jobs}: about {estimate / 60:.1f} min on the study's "
         "machine under moderate load (fewer idle)",
         file=sys.stderr,
         flush=True,
