@@ -34,6 +34,7 @@ __all__ = [
     "dataset_names",
     "load_csv",
     "load_dataset",
+    "load_mnist1d",
     "long_tailed_indices",
     "split_dataset",
 ]
@@ -138,8 +139,8 @@ def _digits():
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _mnist1d_arrays():
+@functools.lru_cache(maxsize=2)
+def _mnist1d_arrays(n_samples=MNIST1D_SAMPLES):
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:
@@ -149,7 +150,7 @@ def _mnist1d_arrays():
             f"{exc}"
         ) from exc
     args = get_dataset_args()
-    args.num_samples = MNIST1D_SAMPLES
+    args.num_samples = n_samples
     args.seed = _MNIST1D_SEED
     with _preserved_global_random_state():
         data = make_dataset(args)
@@ -180,12 +181,49 @@ class _preserved_global_random_state:
 
 
 def _mnist1d():
-    X, y = _mnist1d_arrays()
+    return load_mnist1d()
+
+
+def load_mnist1d(n_samples=MNIST1D_SAMPLES):
+    """MNIST-1D generated locally with any number of samples.
+
+    ``load_dataset("mnist1d")`` is ``load_mnist1d()``; larger sets (e.g.
+    50 000 samples, for a GPU) come from the same generator and seed. The
+    generation takes about a second per thousand samples on one core.
+
+    Parameters
+    ----------
+    n_samples : int, default=MNIST1D_SAMPLES
+        Number of signals, at least 100.
+
+    Returns
+    -------
+    dataset : Dataset
+
+    Raises
+    ------
+    DatasetError
+        When the optional package ``mnist1d`` is missing.
+
+    Examples
+    --------
+    >>> from sklearn_gce.datasets import load_mnist1d
+    >>> load_mnist1d(200).X.shape  # doctest: +SKIP
+    (200, 40)
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
+        raise TypeError(f"n_samples must be an integer, got {n_samples!r}.")
+    if n_samples < 100:
+        raise ValueError(f"n_samples must be at least 100, got {n_samples!r}.")
+    if n_samples == MNIST1D_SAMPLES:
+        X, y = _mnist1d_arrays()
+    else:
+        X, y = _mnist1d_arrays(int(n_samples))
     return Dataset(
         X=X,
         y=y,
         feature_names=tuple(f"x{i}" for i in range(X.shape[1])),
-        name="mnist1d",
+        name="mnist1d" if n_samples == MNIST1D_SAMPLES else f"mnist1d-{len(y)}",
         description=(
             f"MNIST-1D (generated, seed {_MNIST1D_SEED}): {len(y)} signals of "
             f"{X.shape[1]} points, 10 classes"

@@ -13,7 +13,8 @@ __all__ = [
     "wilcoxon_paired",
 ]
 
-HIGHER_IS_BETTER = {"accuracy": True, "ood_auroc": True}
+# tail_accuracy: recorded by benchmarks/study.py on long-tailed splits
+HIGHER_IS_BETTER = {"accuracy": True, "ood_auroc": True, "tail_accuracy": True}
 ALPHA = 0.05
 
 
