@@ -23,7 +23,7 @@ from sklearn_gce.datasets import DATASETS
 DEFAULT_DATASET = "digits"
 DEFAULT_SEEDS = 10
 MAX_SEEDS = 10_000  # each seed trains every loss: already days of training
-DEFAULT_EPOCHS = 60
+DEFAULT_EPOCHS = 20
 DEFAULT_HIDDEN = (256,)
 
 
@@ -268,7 +268,7 @@ def _build_parser():
     training.add_argument(
         "--lr",
         type=_positive_float,
-        default=1e-3,
+        default=3e-3,
         help="Adam's learning rate (default: %(default)s)",
     )
     training.add_argument(

@@ -39,11 +39,11 @@ class TrainingConfig:
 
     Parameters
     ----------
-    epochs : int, default=60
+    epochs : int, default=20
     batch_size : int, default=64
     hidden : tuple of int, default=(256,)
         Hidden layer widths of the default MLP.
-    lr : float, default=1e-3
+    lr : float, default=3e-3
         Adam's learning rate.
     device : str, default="cpu"
         A torch device; see :func:`resolve_device` for ``"auto"``.
@@ -51,10 +51,10 @@ class TrainingConfig:
         A name of :data:`~sklearn_gce.compare.MODELS`.
     """
 
-    epochs: int = 60
+    epochs: int = 20
     batch_size: int = 64
     hidden: tuple = (256,)
-    lr: float = 1e-3
+    lr: float = 3e-3
     device: str = "cpu"
     model: str = "mlp"
 
