@@ -9,7 +9,7 @@ The names below are imported lazily, so that ``sklearn_gce.metrics`` and
 ``sklearn_gce.calibration`` can be used without importing torch.
 """
 
-import importlib
+from sklearn_gce._lazy import lazy_attributes
 
 __version__ = "0.1.0.dev0"
 
@@ -29,13 +29,4 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sklearn_gce' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, __all__)

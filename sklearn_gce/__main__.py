@@ -1,5 +1,3 @@
-import sys
+from sklearn_gce.cli import run
 
-from sklearn_gce.cli import main
-
-sys.exit(main())
+run()

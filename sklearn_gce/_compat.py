@@ -16,8 +16,10 @@ scikit-learn 1.8.0, 1.9.1
     ``sklearn.utils.validation._check_method_params``, ``_check_sample_weight``,
     ``_num_samples``.
 skorch 1.2.0, 1.3.1, 1.4.0
-    ``NeuralNet._criteria`` (the names of a net's criteria; skorch's own
-    ``predict_nonlinearity="auto"`` reads it), in :func:`criterion_names`;
+    ``NeuralNet._criteria`` and ``NeuralNet._modules`` (the names of a net's
+    criteria and modules, listed among ``NeuralNet``'s attributes; skorch's
+    own ``predict_nonlinearity="auto"`` reads the first), in
+    :func:`criterion_names` and :func:`module_names`;
     the ``_routing_method`` argument of ``NeuralNet.partial_fit`` (1.4 only),
     in :func:`partial_fit_kwargs`.
 torch 2.13.0
@@ -56,6 +58,7 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "criterion_names",
+    "module_names",
     "partial_fit_kwargs",
     "uncompiled",
     "validate_parameter_constraints",
@@ -81,6 +84,12 @@ def partial_fit_kwargs(method):
 def criterion_names(net):
     """The names of a skorch net's criteria (``["criterion"]`` by default)."""
     return list(net._criteria)
+
+
+def module_names(net):
+    """The names of a skorch net's modules and criteria, as skorch switches
+    them between training and evaluation mode."""
+    return [*net._modules, *net._criteria]
 
 
 def uncompiled(module):

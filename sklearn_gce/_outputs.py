@@ -111,8 +111,10 @@ def as_probabilities(outputs):
     return scipy.special.softmax(outputs, axis=-1)
 
 
-def divergence(loss, y_pred, nonlinearity):
+def divergence(loss, y_pred, criteria):
     """What shows that a training batch diverged, or None.
+
+    Called on every training batch: a sane loss returns at once.
 
     Parameters
     ----------
@@ -120,13 +122,14 @@ def divergence(loss, y_pred, nonlinearity):
         The batch's loss.
     y_pred : torch.Tensor
         The module's output.
-    nonlinearity : callable
-        From outputs to probabilities.
+    criteria : callable
+        Returns the net's criteria (see :func:`auto_nonlinearity`).
     """
     if not math.isfinite(loss):
         return f"The loss became {loss}"
     if loss < _DIVERGED_LOSS or not isinstance(y_pred, torch.Tensor):
         return None
+    nonlinearity, _ = auto_nonlinearity(criteria())
     proba = nonlinearity(y_pred.detach())
     if proba.ndim == 2 and bool(((proba == 0) | (proba == 1)).all()):
         return (

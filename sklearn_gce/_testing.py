@@ -61,3 +61,69 @@ class LogitModel(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.classes_[np.argmax(X, axis=1)]
+
+
+# --- coverage of the bootstrap intervals (tests/test_uncertainty.py and
+# benchmarks/bench_interval_coverage.py) ---
+
+
+def tempered_problem(seed, n_samples, temperature, n_classes=4):
+    """Labels and predictions ``softmax(z)`` whose labels are drawn from
+    ``softmax(z / temperature)``: calibrated at temperature 1, overconfident
+    below."""
+    from scipy.special import softmax
+
+    logits, y_true = make_tempered_logits(
+        n_samples, n_classes, temperature, scale=2.0, random_state=seed
+    )
+    return y_true, softmax(logits, axis=1)
+
+
+def calibration_error(metric, y_true, y_prob, **options):
+    """The ``metric`` ("expected", "classwise" or "smooth") of the predictions."""
+    from sklearn_gce import metrics
+
+    function = {
+        "expected": metrics.expected_calibration_error,
+        "classwise": metrics.classwise_calibration_error,
+        "smooth": metrics.smooth_calibration_error,
+    }[metric]
+    return function(y_true, y_prob, **options)
+
+
+def expected_error_at_size(
+    metric, n_samples, temperature, n_repeats, seed=0, **options
+):
+    """Mean and standard deviation of the error over fresh test sets of
+    ``n_samples``: what the bootstrap interval is meant to cover."""
+    values = [
+        calibration_error(
+            metric, *tempered_problem(seed + i, n_samples, temperature), **options
+        )
+        for i in range(n_repeats)
+    ]
+    return np.mean(values), np.std(values)
+
+
+def interval_coverage(
+    metric, n_samples, temperature, n_replications, target, n_resamples=200, **options
+):
+    """Share of ``n_replications`` test sets whose bootstrap interval covers
+    ``target``, and the median width of the intervals."""
+    from sklearn_gce.metrics import bootstrap_calibration_error
+
+    hits, widths = 0, []
+    for i in range(n_replications):
+        y_true, y_prob = tempered_problem(10_000 + i, n_samples, temperature)
+        result = bootstrap_calibration_error(
+            y_true,
+            y_prob,
+            metric=metric,
+            n_resamples=n_resamples,
+            random_state=i,
+            **options,
+        )
+        low, high = result.confidence_interval
+        hits += low <= target <= high
+        widths.append(high - low)
+    return hits / n_replications, float(np.median(widths))

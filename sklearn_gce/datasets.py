@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from sklearn_gce._registry import Registry
 
@@ -602,6 +601,8 @@ def split_dataset(
             f"class {smallest!r} has {counts.min()} sample(s); every class needs at "
             "least 3 (train, calibration and test)"
         )
+    from sklearn.model_selection import train_test_split
+
     indices = np.arange(len(y))
     try:
         rest, test = train_test_split(

@@ -1,8 +1,5 @@
-import json
 import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,15 +13,13 @@ from threadpoolctl import threadpool_limits
 # _one_blas_thread below as well.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# Modules that must import without torch or matplotlib (tests check it with
-# the `fresh_imports` fixture).
-LIGHT_MODULES = ("sklearn_gce.metrics", "sklearn_gce.calibration")
-
 
 def pytest_configure(config):
     # The networks under test are tiny: a second intra-op thread buys nothing,
     # and on a loaded 2-core machine it makes every parallel op wait for the
     # other core (tests ran 15x slower that way). Subprocesses set their own.
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # pytest-xdist's controller runs no test: torch's import waits
     try:
         import torch
     except ImportError:
@@ -49,30 +44,3 @@ def _fixed_seeds():
     except ImportError:  # the numpy-only modules are tested without torch too
         return
     torch.manual_seed(0)
-
-
-_RECORD_IMPORTS = """
-import importlib, json, sys
-seen = {}
-for name in sys.argv[1:]:
-    importlib.import_module(name)
-    seen[name] = sorted({module.split(".")[0] for module in sys.modules})
-print(json.dumps(seen))
-"""
-
-
-@pytest.fixture(scope="session")
-def fresh_imports():
-    """The top-level packages loaded in a fresh interpreter after each import.
-
-    One subprocess imports every module of ``LIGHT_MODULES`` in turn (a Python
-    start costs seconds). The sets only grow, so a package missing after a
-    module is one that this module does not import on its own either.
-    """
-    done = subprocess.run(
-        [sys.executable, "-c", _RECORD_IMPORTS, *LIGHT_MODULES],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return {name: set(packages) for name, packages in json.loads(done.stdout).items()}

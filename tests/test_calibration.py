@@ -433,13 +433,6 @@ def test_feature_names_and_non_contiguous_labels():
     assert set(ats.predict(frame)) <= {-3, 7}
 
 
-def test_n_jobs_gives_the_same_model():
-    X, y = make_classification(n_samples=600, n_classes=3, n_informative=4)
-    one = ATSCalibrator(cv=3, n_bins=3, n_jobs=1).fit(X, y)
-    two = ATSCalibrator(cv=3, n_bins=3, n_jobs=2).fit(X, y)
-    assert_allclose(one.predict_proba(X), two.predict_proba(X))
-
-
 def test_sample_weight_reaches_estimator_and_calibrator():
     X, y = make_classification(n_samples=900, n_classes=3, n_informative=4)
     weight = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
@@ -693,10 +686,6 @@ def test_bad_parameters_and_tiny_data():
     with pytest.warns(UserWarning, match="Only 1 of the n_bins=15"):
         ats = ATSCalibrator(cv=3).fit(X, y)
     assert np.isfinite(ats.predict_proba(X)).all()
-
-
-def test_calibration_module_does_not_import_torch(fresh_imports):
-    assert "torch" not in fresh_imports["sklearn_gce.calibration"]
 
 
 def test_with_the_project_gce_classifier():

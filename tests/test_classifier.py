@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch import NeuralNetClassifier
@@ -315,24 +315,6 @@ def test_grid_search_over_reg_weight_with_string_labels(wine):
     assert len(search.cv_results_["mean_test_score"]) == 3
     assert search.best_score_ > 0.9
     assert set(search.predict(X)) <= set(labels)
-
-
-def test_cross_val_score_in_parallel_equals_sequential(wine):
-    X, y = wine
-    clf = GCEClassifier(max_epochs=5, random_state=0)
-    sequential = cross_val_score(clf, X, y, cv=3)
-    parallel = cross_val_score(clf, X, y, cv=3, n_jobs=2)
-    np.testing.assert_array_equal(sequential, parallel)
-
-
-def test_parallel_workers_do_not_oversubscribe_threads(wine):
-    X, y = wine
-
-    def torch_threads(estimator, X, y):
-        return torch.get_num_threads()
-
-    threads = cross_val_score(_fast(), X, y, cv=2, n_jobs=2, scoring=torch_threads)
-    assert np.all(threads == 1)
 
 
 def test_clone_unfitted_and_fitted(wine):

@@ -52,7 +52,7 @@ CHECK_PARAMS = {
 }
 
 ESTIMATORS = [
-    GCEClassifier(max_epochs=30, random_state=0),
+    GCEClassifier(max_epochs=15, lr=3e-3, random_state=0),
     # cv=3 as in scikit-learn's own checks of CalibratedClassifierCV: some
     # checks fit on 10 samples, too few for 5 stratified folds
     ATSCalibrator(cv=3),

@@ -775,6 +775,27 @@ def test_wilcoxon_matches_scipy():
     assert identical["p_value"] == 1.0 and identical["direction"] == 0
 
 
+@pytest.mark.parametrize(
+    "diff",
+    [
+        [0.0, 1.0],
+        [0.002, 0.001, -0.001, 0.002, 0.0, 0.003],
+        [1.0, 1.0, 0.0, -2.0, 3.0, 3.0, 1.0, 0.0, 2.0, 2.0],
+        [1.0, 2, 2, 3, 3, -1, 4, 5, 5, 0, 7],
+        [1.0, 2, 2, 3, 3, 3, -1, 4, 5, 5, 6, 0, 7, 8],  # n > 13: approximation
+    ],
+)
+def test_wilcoxon_with_ties_and_zeros_matches_scipy(diff):
+    # accuracies on a test set tie often: scipy then runs a permutation test
+    # over all sign flips (n <= 13), which wilcoxon_paired computes itself
+    # (also checked on 300 random cases when written)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's normal approximation
+        expected = wilcoxon(diff, zero_method="wilcox").pvalue
+    result = wilcoxon_paired(diff, np.zeros(len(diff)))
+    assert result["p_value"] == pytest.approx(expected, rel=1e-12)
+
+
 def test_mean_interval_is_scipys_t_interval():
     from scipy.stats import t
 

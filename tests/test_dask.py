@@ -30,6 +30,9 @@ def torch_threads(estimator, X, y):
 
 SCORING = {"score": neg_expected_calibration_error_scorer, "threads": torch_threads}
 
+# a local cluster starts worker processes that import torch: seconds
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def client():
@@ -94,7 +97,6 @@ def test_dask_search_equals_the_sequential_search(client):
     assert len(set(sequential.cv_results_["mean_test_score"])) == 3
 
 
-@pytest.mark.slow
 def test_readme_example_runs_as_a_script(tmp_path):
 
     script = tmp_path / "search.py"

@@ -65,13 +65,9 @@ def test_mnist1d_signals_have_their_sample_shape(monkeypatch):
     assert load_dataset("mnist1d-lt10").sample_shape == (1, 40)
 
 
-@pytest.fixture(scope="module")
-def mnist1d_generation():
-    """mnist1d generated once for the checks below (it takes seconds), with
-    the network blocked and the global generators seeded with 123.
-
-    Returns the dataset, the global generators' next draws after it, and
-    their draws after the same seeding without generating."""
+def test_mnist1d_is_generated_offline_without_leaking_global_random_state():
+    # with the network blocked and the global generators seeded with 123; on
+    # 500 signals (the 10 000 of the dataset take seconds: see the next test)
     pytest.importorskip("mnist1d")
     import socket
 
@@ -86,31 +82,27 @@ def mnist1d_generation():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket, "create_connection", no_network)
         patch.setattr(socket.socket, "connect", no_network)
-        datasets._mnist1d_arrays.cache_clear()  # make sure it is generated here
         np.random.seed(123)  # noqa: NPY002
         random.seed(123)
-        data = load_dataset("mnist1d")
+        X, y = datasets._mnist1d_arrays(500)  # connections raise AssertionError
         after = (np.random.random(3), random.random())  # noqa: NPY002
-    return data, after, expected
-
-
-def test_mnist1d_is_generated_without_leaking_global_random_state(
-    mnist1d_generation,
-):
-    data, after, expected = mnist1d_generation
     # mnist1d seeds both global generators with 42; they must be as before
     assert np.array_equal(after[0], expected[0])
     assert after[1] == expected[1]
+    assert X.shape == (500, 40) and set(y) == set(range(10))
+
+
+@pytest.mark.slow
+def test_mnist1d_is_a_fixed_set_of_10000_signals():
+    pytest.importorskip("mnist1d")
+    from sklearn_gce import datasets
+
+    datasets._mnist1d_arrays.cache_clear()
+    data = load_dataset("mnist1d")
     assert data.X.shape == (10_000, 40)
     assert np.bincount(data.y).tolist() == [1000] * 10
     again = load_dataset("mnist1d")
     assert np.array_equal(again.X, data.X)  # a fixed dataset, cached
-
-
-def test_mnist1d_generation_does_not_use_the_network(mnist1d_generation):
-    # the fixture generated it with socket connections raising AssertionError
-    data, _, _ = mnist1d_generation
-    assert data.X.shape == (10_000, 40)
     assert load_dataset("mnist1d-lt10").X.shape == (10_000, 40)
 
 

@@ -2,6 +2,7 @@
 
 The processes are spawned once for every check (a module-scoped fixture),
 save what they computed, and the assertions run here, in the test process.
+Those checks are marked slow (``python -m pytest -m slow``, run by CI).
 """
 
 import importlib.util
@@ -154,6 +155,11 @@ def _worker(rank, world_size):
     return results
 
 
+# The checks on the spawned processes: their start (two Python processes
+# importing torch and accelerate) takes seconds, so they run with the slow tests.
+SPAWNED = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def spawned_results(tmp_path_factory):
     return run_processes(_worker, tmp_path_factory.mktemp("spawned"))
@@ -177,6 +183,7 @@ def _max_difference(grads, other):
 
 
 @pytest.mark.parametrize("sharding, reduction, reg_weight, weighting", LOSS_CASES)
+@SPAWNED
 def test_ddp_gradients_equal_one_process_on_the_whole_batch(
     loss_results, sharding, reduction, reg_weight, weighting
 ):
@@ -190,6 +197,7 @@ def test_ddp_gradients_equal_one_process_on_the_whole_batch(
 
 
 @pytest.mark.parametrize("sharding, reduction, reg_weight, weighting", LOSS_CASES)
+@SPAWNED
 def test_without_combining_the_shards_gradients_differ(
     loss_results, sharding, reduction, reg_weight, weighting
 ):
@@ -203,6 +211,7 @@ def test_without_combining_the_shards_gradients_differ(
 @pytest.mark.parametrize("weighting", WEIGHTINGS)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("sharding", SHARDINGS)
+@SPAWNED
 def test_logit_gradients_equal_one_process(
     loss_results, sharding, reduction, weighting, scale
 ):
@@ -373,6 +382,7 @@ def accelerate_results(spawned_results):
     return [rank_results["accelerate"] for rank_results in spawned_results]
 
 
+@SPAWNED
 def test_processes_see_complementary_parts_of_the_same_batches(accelerate_results):
     dataset = Dataset(np.arange(N_SAMPLES)[:, None], np.arange(N_SAMPLES))
     batches = BatchIterator(
@@ -389,6 +399,7 @@ def test_processes_see_complementary_parts_of_the_same_batches(accelerate_result
     assert expected[0] != expected[len(expected) // 2]  # reshuffled each epoch
 
 
+@SPAWNED
 def test_accelerated_classifier_trains_as_one_process(accelerate_results):
     X, y = _classification_data()
     net = _classifier(GCEClassifier).fit(X, y)
@@ -425,6 +436,7 @@ def test_accelerated_classifier_trains_as_one_process(accelerate_results):
     assert _max_difference(local, params) > 1e-4
 
 
+@SPAWNED
 def test_sharding_rejects_samplers_and_batches_smaller_than_the_group(
     accelerate_results,
 ):
@@ -489,6 +501,7 @@ def test_accelerate_mixin_composition_in_one_process():
     np.testing.assert_array_equal(net.predict_proba(X), reference.predict_proba(X))
 
 
+@SPAWNED
 def test_process_group_chooses_the_processes_that_share_a_batch(loss_results):
     _, y, logits, offsets = _problem("uneven")
     whole_batch = generative_cross_entropy(logits, y).item()
@@ -501,6 +514,7 @@ def test_process_group_chooses_the_processes_that_share_a_batch(loss_results):
         )
 
 
+@SPAWNED
 def test_sample_weights_all_zero_over_the_processes(loss_results):
     for rank_results in loss_results:
         assert "must not be all zero on every process" in rank_results["all_zero"]

@@ -732,7 +732,3 @@ def test_docstring_examples():
     result = doctest.testmod(_calibration_error, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
-
-
-def test_importing_the_metrics_does_not_import_torch(fresh_imports):
-    assert "torch" not in fresh_imports["sklearn_gce.metrics"]

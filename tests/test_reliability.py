@@ -314,10 +314,6 @@ def test_missing_matplotlib_gives_a_clear_import_error(monkeypatch, digits_model
         ReliabilityDisplay.from_estimator(model, X, y)
 
 
-def test_importing_the_metrics_does_not_import_matplotlib(fresh_imports):
-    assert "matplotlib" not in fresh_imports["sklearn_gce.metrics"]
-
-
 def test_docstring_examples():
     result = doctest.testmod(_reliability)
     assert result.attempted > 0

@@ -11,24 +11,15 @@ kind: :data:`LOSSES`, :data:`MODELS` and
 :data:`sklearn_gce.datasets.DATASETS`. The command line
 (:mod:`sklearn_gce.cli`) and the benchmark study (``benchmarks/study.py``)
 both go through these functions.
+
+Training needs torch and skorch; the names that do are imported on first use
+(:data:`_LAZY`), so that the command line parses its arguments, reports
+errors and prints ``--version`` without importing them.
 """
 
-from sklearn_gce.compare._engine import (
-    METRICS,
-    Comparison,
-    RunResult,
-    TrainingConfig,
-    calibrate,
-    make_model,
-    ood_auroc,
-    resolve_device,
-    run_comparison,
-    run_one,
-    score_predictions,
-)
+from sklearn_gce._lazy import lazy_attributes
 from sklearn_gce.compare._environment import describe_environment
 from sklearn_gce.compare._files import output_folder
-from sklearn_gce.compare._mixup import MixupClassifier
 from sklearn_gce.compare._models import MODELS
 from sklearn_gce.compare._progress import ProgressBar
 from sklearn_gce.compare._report import (
@@ -51,8 +42,10 @@ from sklearn_gce.compare._specs import (
     LossSpec,
     MethodSpec,
     SpecError,
+    TrainingConfig,
     parse_losses,
     parse_methods,
+    resolve_device,
 )
 from sklearn_gce.compare._stats import (
     mean_interval,
@@ -61,6 +54,24 @@ from sklearn_gce.compare._stats import (
     summarize,
     wilcoxon_paired,
 )
+
+# public name -> the module that defines it (importing it imports torch)
+_LAZY = {
+    name: "sklearn_gce.compare._engine"
+    for name in (
+        "METRICS",
+        "Comparison",
+        "RunResult",
+        "calibrate",
+        "make_model",
+        "ood_auroc",
+        "run_comparison",
+        "run_one",
+        "score_predictions",
+    )
+}
+_LAZY["MixupClassifier"] = "sklearn_gce.compare._mixup"
+
 
 __all__ = [
     "COLUMNS",
@@ -104,3 +115,5 @@ __all__ = [
     "write_csv",
     "write_json",
 ]
+
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, __all__)

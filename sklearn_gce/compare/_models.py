@@ -2,7 +2,8 @@
 
 An entry's ``build(config, sample_shape, n_classes)`` returns the
 :class:`~sklearn_gce.GCEClassifier` parameters that choose the network, or
-raises :class:`SpecError` when it cannot take the data; ``sample_shape`` is
+raises :class:`SpecError` when it cannot take the data (before importing
+torch: the command line checks its settings with it); ``sample_shape`` is
 the shape of one sample as an image or a signal (None for a table), and the
 networks take the table's flattened rows. A new network is one
 ``MODELS.add(...)`` call.
@@ -28,25 +29,25 @@ def _sized(module, sample_shape, n_classes):
 
 
 def _cnn(config, sample_shape, n_classes):
-    from sklearn_gce.modules import CNN1dModule, CNN2dModule
-
     if sample_shape is None:
         raise SpecError(
             "--model cnn takes images or signals (digits, mnist1d); the rows of a "
             "CSV are tabular: use --model mlp"
         )
+    from sklearn_gce.modules import CNN1dModule, CNN2dModule
+
     module = CNN2dModule if len(sample_shape) == 3 else CNN1dModule
     return _sized(module, sample_shape, n_classes)
 
 
 def _resnet1d(config, sample_shape, n_classes):
-    from sklearn_gce.modules import ResNet1dModule
-
     if sample_shape is None or len(sample_shape) != 2:
         raise SpecError(
             "--model resnet1d takes signals (mnist1d); for images use --model cnn, "
             "for a CSV use --model mlp"
         )
+    from sklearn_gce.modules import ResNet1dModule
+
     return _sized(ResNet1dModule, sample_shape, n_classes)
 
 

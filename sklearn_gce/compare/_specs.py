@@ -18,7 +18,9 @@ __all__ = [
     "LossSpec",
     "MethodSpec",
     "SpecError",
+    "TrainingConfig",
     "parse_losses",
+    "resolve_device",
     "parse_methods",
 ]
 
@@ -26,6 +28,54 @@ DEFAULT_LOSSES = "ce,gce,ls,focal,flsd53,dualfocal"
 DEFAULT_METHODS = "none,temperature,ats"
 MIXUP_ALPHA = 0.2  # Zhang et al. (2018) on ImageNet; Mukhoti et al. (2020)
 _ATS_BINS = 15
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How every network of a comparison is trained.
+
+    Parameters
+    ----------
+    epochs : int, default=20
+    batch_size : int, default=64
+    hidden : tuple of int, default=(256,)
+        Hidden layer widths of the default MLP.
+    lr : float, default=3e-3
+        Adam's learning rate (torch's fused Adam on a CPU or a CUDA device).
+    device : str, default="cpu"
+        A torch device; see :func:`resolve_device` for ``"auto"``.
+    model : str, default="mlp"
+        A name of :data:`~sklearn_gce.compare.MODELS`.
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    hidden: tuple = (256,)
+    lr: float = 3e-3
+    device: str = "cpu"
+    model: str = "mlp"
+
+
+def resolve_device(device):
+    """``"auto"`` becomes ``"cuda"`` when available, else ``"cpu"``.
+
+    Raises
+    ------
+    ValueError
+        For ``"cuda"`` without an available CUDA device.
+    """
+    if device == "cpu":
+        return device
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            "--device cuda was asked for, but torch finds no CUDA device "
+            f"(torch {torch.__version__}); use --device cpu or auto"
+        )
+    return device
 
 
 class SpecError(ValueError):
@@ -52,14 +102,18 @@ def _below_one(value):
     return None if 0 <= value < 1 else "in [0, 1)"
 
 
-def _gce(reg_weight, config):
-    from sklearn_gce.losses import GCELoss
-
+def _check_gce(reg_weight, config):
     if reg_weight > 0 and config.batch_size < 2:
         raise SpecError(
             "GCE needs --batch-size 2 or more: it estimates the class marginal "
             "over each batch, and a batch of one sample carries no gradient"
         )
+
+
+def _gce(reg_weight, config):
+    from sklearn_gce.losses import GCELoss
+
+    _check_gce(reg_weight, config)
     return {"criterion": GCELoss, "reg_weight": reg_weight}
 
 
@@ -202,6 +256,12 @@ class LossSpec:
         if self.mixup is not None:
             text += f", trained with mixup (alpha = {self.mixup:g})"
         return text
+
+    def check(self, config):
+        """Raise :class:`SpecError` when the loss cannot train with ``config``
+        (as :meth:`estimator_params` would), without importing torch."""
+        if self.family == "gce":
+            _check_gce(self.param, config)
 
     def estimator_params(self, config):
         """Parameters of :class:`~sklearn_gce.GCEClassifier` for this loss.

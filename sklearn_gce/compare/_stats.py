@@ -16,6 +16,9 @@ __all__ = [
 # tail_accuracy: recorded by benchmarks/study.py on long-tailed splits
 HIGHER_IS_BETTER = {"accuracy": True, "ood_auroc": True, "tail_accuracy": True}
 ALPHA = 0.05
+# scipy's wilcoxon tests differences with ties or zeros by a permutation test
+# over all 2**n sign flips when n <= 13 (above, by the normal approximation)
+_SIGN_FLIPS_MAX_N = 13
 
 
 def _groups(records, keys):
@@ -95,7 +98,10 @@ def wilcoxon_paired(a, b):
 
     scipy's :func:`scipy.stats.wilcoxon`, zero differences discarded
     (``zero_method="wilcox"``); when every difference is zero there is
-    nothing to test and the p-value is 1.
+    nothing to test and the p-value is 1. Where scipy falls back to a
+    permutation test (ties or zeros among at most 13 differences), the same
+    p-value is computed here over all sign flips at once (scipy takes about
+    0.3 s per test there; a comparison makes dozens).
 
     Parameters
     ----------
@@ -133,11 +139,28 @@ def wilcoxon_paired(a, b):
     ranks = rankdata(np.abs(nonzero))
     balance = ranks[nonzero > 0].sum() - ranks[nonzero < 0].sum()
     result["direction"] = int(np.sign(balance))
+    ties_or_zeros = nonzero.size < diff.size or np.unique(ranks).size < ranks.size
+    if ties_or_zeros and diff.size <= _SIGN_FLIPS_MAX_N:
+        result["p_value"] = _sign_flip_p_value(ranks, ranks[nonzero > 0].sum())
+        return result
     with warnings.catch_warnings():
         # scipy warns when it falls back to the normal approximation
         warnings.simplefilter("ignore")
         result["p_value"] = float(wilcoxon(diff, zero_method="wilcox").pvalue)
     return result
+
+
+def _sign_flip_p_value(ranks, rank_sum):
+    """Two-sided p-value of the positive ``rank_sum`` over every assignment of
+    signs to ``ranks``, as scipy's ``permutation_test`` computes it for the
+    Wilcoxon statistic (zero differences, which flip onto themselves, change
+    none of the proportions)."""
+    flips = (np.arange(2**ranks.size)[:, None] >> np.arange(ranks.size)) & 1
+    null = flips @ ranks
+    tolerance = abs(np.finfo(float).eps * 100 * rank_sum)
+    below = np.count_nonzero(null <= rank_sum + tolerance)
+    above = np.count_nonzero(null >= rank_sum - tolerance)
+    return float(min(1.0, 2 * min(below, above) / null.size))
 
 
 def mean_interval(values, confidence_level=0.95):
