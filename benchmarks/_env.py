@@ -8,6 +8,7 @@ records); a benchmark adds the git commit it measured.
 import os
 import subprocess
 import sys
+import time
 from importlib import metadata
 
 from sklearn_gce.compare import describe_environment
@@ -46,3 +47,23 @@ def markdown_header(title, info):
     lines = [f"# {title}", ""]
     lines += [f"- {key}: `{value}`" for key, value in info.items()]
     return "\n".join(lines) + "\n"
+
+
+class Background:
+    """``n`` CPU-bound processes while the block runs."""
+
+    def __init__(self, n):
+        self.n = n
+        self.processes = []
+
+    def __enter__(self):
+        command = [sys.executable, "-c", "while True: pass"]
+        self.processes = [subprocess.Popen(command) for _ in range(self.n)]
+        time.sleep(1)  # let them reach the CPU
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.kill()
+        for process in self.processes:
+            process.wait()

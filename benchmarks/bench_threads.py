@@ -34,14 +34,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from _env import describe_run, markdown_header
+from _env import Background, describe_run, markdown_header
 from sklearn.datasets import load_digits
 
 from sklearn_gce import CNN2dModule, GCEClassifier, MLPModule
@@ -85,26 +83,6 @@ def describe(network, X, y):
         "work_per_batch": n_params * rows,
         "auto_threads": choice or f"torch's ({torch.get_num_threads()})",
     }
-
-
-class Background:
-    """``n`` CPU-bound processes while the block runs."""
-
-    def __init__(self, n):
-        self.n = n
-        self.processes = []
-
-    def __enter__(self):
-        command = [sys.executable, "-c", "while True: pass"]
-        self.processes = [subprocess.Popen(command) for _ in range(self.n)]
-        time.sleep(1)  # let them reach the CPU
-        return self
-
-    def __exit__(self, *exc):
-        for process in self.processes:
-            process.kill()
-        for process in self.processes:
-            process.wait()
 
 
 def compare(network, epochs, rounds, X, y):

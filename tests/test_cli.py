@@ -475,6 +475,9 @@ def test_ctrl_c_stops_the_workers_cleanly(tmp_path):
         stderr=subprocess.PIPE,
         env=_ENV,
         start_new_session=True,
+        # as from a shell: pytest-xdist's workers ignore SIGINT, and a child
+        # would inherit that (Python then leaves it ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     err = b""
     while b"1/24" not in err:  # a first run has finished: the workers are busy
