@@ -6,8 +6,9 @@ fraction of a second, where joblib's ``loky`` workers (new interpreters)
 each import torch, skorch and scikit-learn first, which takes about 5 s of a
 core each (joblib's own fork backend, ``multiprocessing``, cannot return
 results as they finish, which the progress bar needs). Elsewhere (macOS,
-Windows, a CUDA device, or a backend chosen with ``joblib.parallel_config``,
-e.g. Dask), the runs go through joblib.
+Windows, a CUDA device, a backend chosen with ``joblib.parallel_config``,
+e.g. Dask, or a process that runs other threads, such as a notebook's
+kernel), the runs go through joblib.
 """
 
 import itertools
@@ -15,6 +16,7 @@ import multiprocessing
 import queue
 import signal
 import sys
+import threading
 
 __all__ = ["n_workers", "parallel_results"]
 
@@ -62,6 +64,8 @@ def _can_fork(device):
         sys.platform.startswith("linux")
         and str(device) == "cpu"
         and isinstance(backend, LokyBackend)
+        # a lock another thread holds at the fork stays held in the child
+        and threading.active_count() == 1
     )
 
 
