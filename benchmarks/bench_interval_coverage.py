@@ -23,17 +23,12 @@ import warnings
 from _env import describe_run, markdown_header
 from joblib import Parallel, delayed
 
-from sklearn_gce._testing import expected_error_at_size, interval_coverage
+from sklearn_gce._testing import (
+    COVERAGE_SETTINGS,
+    expected_error_at_size,
+    interval_coverage,
+)
 
-COVERAGE_SETTINGS = [
-    ("expected", {}),
-    ("expected", {"strategy": "quantile"}),
-    ("expected", {"norm": "l2"}),
-    ("expected", {"norm": "max"}),
-    ("classwise", {}),
-    ("classwise", {"norm": "max"}),
-    ("smooth", {}),
-]
 TEMPERATURES = (1.0, 0.8, 0.6)
 SIZES = (300, 2000)
 

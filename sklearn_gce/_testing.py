@@ -67,6 +67,18 @@ class LogitModel(ClassifierMixin, BaseEstimator):
 # benchmarks/bench_interval_coverage.py) ---
 
 
+# (metric, options) of the coverage simulations
+COVERAGE_SETTINGS = [
+    ("expected", {}),
+    ("expected", {"strategy": "quantile"}),
+    ("expected", {"norm": "l2"}),
+    ("expected", {"norm": "max"}),
+    ("classwise", {}),
+    ("classwise", {"norm": "max"}),
+    ("smooth", {}),
+]
+
+
 def tempered_problem(seed, n_samples, temperature, n_classes=4):
     """Labels and predictions ``softmax(z)`` whose labels are drawn from
     ``softmax(z / temperature)``: calibrated at temperature 1, overconfident

@@ -11,6 +11,7 @@ from _metric_cases import BAD_INPUTS, GOOD_P, GOOD_Y, random_problem
 from scipy.special import softmax
 
 from sklearn_gce._testing import (
+    COVERAGE_SETTINGS,
     expected_error_at_size,
     tempered_problem,
 )
@@ -339,17 +340,6 @@ def test_interval_does_not_cover_a_population_error_of_zero():
     # the documented limit: a binned error of a calibrated model is biased up
     rate, _ = coverage("expected", 300, 1.0, 30, target=0.0)
     assert rate < 0.2
-
-
-COVERAGE_SETTINGS = [
-    ("expected", {}),
-    ("expected", {"strategy": "quantile"}),
-    ("expected", {"norm": "l2"}),
-    ("expected", {"norm": "max"}),
-    ("classwise", {}),
-    ("classwise", {"norm": "max"}),
-    ("smooth", {}),
-]
 
 
 @pytest.mark.slow
