@@ -349,8 +349,8 @@ def test_interval_coverage_everywhere(metric, options, temperature, n_samples):
     # the docstring's table, at the setting where the smooth error's interval
     # is weakest: about nominal for the l1 and l2 errors and the classwise
     # error, a few points under for a maximum and the smooth error (the whole
-    # table, 300 and 2000 samples at three temperatures, takes half an hour:
-    # benchmarks/bench_interval_coverage.py)
+    # table, 300 and 2000 samples at three temperatures, is
+    # benchmarks/bench_interval_coverage.py: 9 minutes on 2 cores)
     target, _ = expected_error_at_size(
         metric, n_samples, temperature, 1000, seed=50_000, **options
     )

@@ -233,13 +233,15 @@ _COVERAGE_DOC = """
     sets of ``n`` samples from the same distribution: the quantity a test set
     of this size estimates, and what two models evaluated on test sets of the
     same size are compared on. In simulations
-    (``benchmarks/bench_interval_coverage.py``, results in its folder:
-    softmax models from calibrated to strongly overconfident, 300 and 2000
-    samples, 100 to 300 test sets each) the 95% interval covered it in 93% to
-    100% of the test sets for the l1 and l2 errors (both strategies) and the
-    classwise error; in 88% to 93% for ``norm="max"`` (the bootstrap
-    understates the spread of a maximum), and for the smooth error in 94% to
-    100% but 90% with 300 moderately overconfident samples. It does *not*
+    (``benchmarks/bench_interval_coverage.py``, results in
+    ``benchmarks/results/interval_coverage.md``: softmax models from
+    calibrated to strongly overconfident, 300 and 2000 samples, 200 test sets
+    each) the 95% interval covered it in 92% to 100% of the test sets for the
+    l1 and l2 errors (both strategies), in 94% to 99% for the classwise error
+    (also with ``norm="max"``); in 88% to 94% for the top-label error with
+    ``norm="max"`` (the bootstrap understates the spread of a maximum), and
+    for the smooth error in 90% to 100% (90% for moderately overconfident
+    models, at both sizes). It does *not*
     cover the population error (the limit as ``n`` grows) when that error is
     smaller than the bias, for instance 0 for a calibrated model: no
     interval around a binned estimate does. ``method="basic"`` subtracts the
