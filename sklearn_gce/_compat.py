@@ -25,6 +25,9 @@ skorch 1.2.0, 1.3.1, 1.4.0
 torch 2.13.0
     ``_orig_mod``, the module inside a ``torch.compile``'d one, in
     :func:`uncompiled`.
+joblib 1.6.0
+    ``joblib.parallel.get_active_backend`` and ``LokyBackend`` (not in
+    joblib's ``__all__``), in :func:`joblib_backend_is_loky`.
 """
 
 import inspect
@@ -58,6 +61,7 @@ __all__ = [
     "_num_samples",
     "_safe_indexing",
     "criterion_names",
+    "joblib_backend_is_loky",
     "module_names",
     "partial_fit_kwargs",
     "uncompiled",
@@ -84,6 +88,15 @@ def partial_fit_kwargs(method):
 def criterion_names(net):
     """The names of a skorch net's criteria (``["criterion"]`` by default)."""
     return list(net._criteria)
+
+
+def joblib_backend_is_loky():
+    """Whether joblib would run parallel calls on its default ``loky`` backend
+    (no other backend chosen with ``joblib.parallel_config``)."""
+    from joblib.parallel import LokyBackend, get_active_backend
+
+    backend, _ = get_active_backend()
+    return isinstance(backend, LokyBackend)
 
 
 def module_names(net):

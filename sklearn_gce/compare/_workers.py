@@ -57,13 +57,12 @@ def parallel_results(calls, n_jobs, device):
 
 
 def _can_fork(device):
-    from joblib.parallel import LokyBackend, get_active_backend
+    from sklearn_gce._compat import joblib_backend_is_loky
 
-    backend, _ = get_active_backend()
     return (
         sys.platform.startswith("linux")
         and str(device) == "cpu"
-        and isinstance(backend, LokyBackend)
+        and joblib_backend_is_loky()
         # a lock another thread holds at the fork stays held in the child
         and threading.active_count() == 1
     )
