@@ -32,6 +32,10 @@ class Entry:
     check : callable or None, default=None
         ``check(value)`` returns a reason (str) when the value is not allowed,
         else None.
+    check_settings : callable or None, default=None
+        ``check_settings(value, settings)`` raises the registry's error when
+        the entry cannot be built with these settings (e.g. a loss with the
+        training configuration); it must not need what ``build`` imports.
     """
 
     name: str
@@ -40,6 +44,7 @@ class Entry:
     param: str | None = None
     default: float | None = None
     check: Callable | None = None
+    check_settings: Callable | None = None
 
     @property
     def usage(self):
@@ -82,11 +87,21 @@ class Registry:
         self.error = error
         self._entries = {}
 
-    def add(self, name, build, description, *, param=None, default=None, check=None):
+    def add(
+        self,
+        name,
+        build,
+        description,
+        *,
+        param=None,
+        default=None,
+        check=None,
+        check_settings=None,
+    ):
         """Register ``name``; returns its :class:`Entry`."""
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        entry = Entry(name, build, description, param, default, check)
+        entry = Entry(name, build, description, param, default, check, check_settings)
         self._entries[name] = entry
         return entry
 

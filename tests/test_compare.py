@@ -223,6 +223,27 @@ def test_gce_refuses_batches_of_one_sample():
     make_model(parse_losses("gce:0")[0], seed=0, config=one)  # plain CE
 
 
+def test_loss_settings_are_checked_without_building_the_loss(monkeypatch):
+    # what the command line checks before it imports torch
+    from sklearn_gce._registry import Entry
+
+    def build(value, config):
+        raise AssertionError("built")
+
+    def check_settings(value, config):
+        if config.epochs > value:
+            raise SpecError(f"at most {value:g} epochs")
+
+    entry = Entry("short", build, "short", "epochs", 3.0, None, check_settings)
+    monkeypatch.setitem(LOSSES._entries, "short", entry)
+    parse_losses("short")[0].check(TrainingConfig(epochs=3))
+    with pytest.raises(SpecError, match="at most 2 epochs"):
+        parse_losses("short:2")[0].check(TrainingConfig(epochs=3))
+    with pytest.raises(SpecError, match="--batch-size 2 or more"):
+        parse_losses("gce")[0].check(TrainingConfig(batch_size=1))
+    parse_losses("ce,gce:0")[1].check(TrainingConfig(batch_size=1))
+
+
 # --- mixup ---
 
 

@@ -175,6 +175,7 @@ LOSSES.add(
     param="lambda",
     default=1.0,
     check=_proper_gce,
+    check_settings=_check_gce,
 )
 LOSSES.add(
     "ls",
@@ -260,8 +261,9 @@ class LossSpec:
     def check(self, config):
         """Raise :class:`SpecError` when the loss cannot train with ``config``
         (as :meth:`estimator_params` would), without importing torch."""
-        if self.family == "gce":
-            _check_gce(self.param, config)
+        check_settings = LOSSES[self.family].check_settings
+        if check_settings is not None:
+            check_settings(self.param, config)
 
     def estimator_params(self, config):
         """Parameters of :class:`~sklearn_gce.GCEClassifier` for this loss.
