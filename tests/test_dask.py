@@ -17,9 +17,6 @@ import sklearn_gce
 from sklearn_gce import GCEClassifier
 from sklearn_gce.metrics import neg_expected_calibration_error_scorer
 
-distributed = pytest.importorskip("distributed")
-cloudpickle = pytest.importorskip("cloudpickle")
-
 PARAM_GRID = {"reg_weight": [0.0, 0.5, 1.0]}
 
 
@@ -36,6 +33,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def client():
+    # imported here, not at the top: collecting this module (deselected
+    # unless -m slow) should not cost every pytest process distributed's
+    # import (1 s)
+    distributed = pytest.importorskip("distributed")
+    cloudpickle = pytest.importorskip("cloudpickle")
     # the workers cannot import this test module: send its functions by value
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     cluster = distributed.LocalCluster(
@@ -98,7 +100,7 @@ def test_dask_search_equals_the_sequential_search(client):
 
 
 def test_readme_example_runs_as_a_script(tmp_path):
-
+    pytest.importorskip("distributed")
     script = tmp_path / "search.py"
     script.write_text(python_block("Model selection on Dask (or Ray)"))
     root = os.path.dirname(os.path.dirname(os.path.abspath(sklearn_gce.__file__)))
