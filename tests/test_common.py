@@ -2,7 +2,6 @@
 
 import pytest
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -56,11 +55,13 @@ ESTIMATORS = [
     # cv=3 as in scikit-learn's own checks of CalibratedClassifierCV: some
     # checks fit on 10 samples, too few for 5 stratified folds
     ATSCalibrator(cv=3),
-    ATSCalibrator(LogisticRegression(C=1), cv=3, n_bins=3, ensemble=False),
-    # predict_proba scores (no decision_function), equal-width bins
+    # one calibrator fit on cross-validated predictions, predict_proba scores
+    # (no decision_function), equal-width bins
     ATSCalibrator(
         DecisionTreeClassifier(max_depth=3, random_state=0),
         cv=3,
+        ensemble=False,
+        n_bins=3,
         strategy="uniform",
         min_samples_per_bin=1,
     ),
