@@ -297,6 +297,27 @@ def plot_reliability(proba, losses, methods, path, *, labels, title=""):
             ax.legend(loc="upper left", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    _space_panels(figure, len(methods), len(losses), top=0.6 if title else 0.4)
     figure.savefig(path, dpi=80)
     return path
+
+
+def _space_panels(figure, n_rows, n_cols, *, top):
+    """Fixed margins, in inches, around and between panels of fixed size.
+
+    Every panel has the same labels at the same font sizes, so the space they
+    need is known; ``tight_layout`` measured it by drawing the whole figure
+    once more (a third of the drawing time).
+    """
+    width, height = figure.get_size_inches()
+    left, right, bottom, between_columns, between_rows = 0.75, 0.25, 0.55, 0.75, 0.9
+    panel_width = (width - left - right - between_columns * (n_cols - 1)) / n_cols
+    panel_height = (height - top - bottom - between_rows * (n_rows - 1)) / n_rows
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=between_columns / panel_width,
+        hspace=between_rows / panel_height,
+    )
