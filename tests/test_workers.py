@@ -1,5 +1,6 @@
 """The comparison's worker processes (sklearn_gce.compare._workers)."""
 
+import gc
 import os
 import threading
 
@@ -27,6 +28,28 @@ def test_forked_workers_return_every_result_as_it_finishes():
     assert sorted(value for value, _ in results) == [x * x for x in range(10)]
     pids = {pid for _, pid in results}  # one worker may take them all
     assert 1 <= len(pids) <= 2 and os.getpid() not in pids
+
+
+def _frozen_objects(_):
+    return gc.get_freeze_count()
+
+
+def test_workers_leave_inherited_objects_out_of_garbage_collection():
+    assert gc.get_freeze_count() == 0
+    calls = [delayed(_frozen_objects)(x) for x in range(4)]
+    in_workers = set(parallel_results(calls, 2, "cpu"))
+    assert min(in_workers) > 10_000  # torch's, scikit-learn's, ... objects
+    assert gc.get_freeze_count() == 0  # this process's state is restored
+    with pytest.raises(ValueError, match="run 3 failed"):
+        list(parallel_results((delayed(_fail)(x) for x in range(8)), 2, "cpu"))
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # the caller's own frozen objects stay frozen
+    try:
+        frozen = gc.get_freeze_count()
+        list(parallel_results(calls, 2, "cpu"))
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_calls_are_made_as_workers_become_free():
