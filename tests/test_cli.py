@@ -271,6 +271,7 @@ def test_gce_above_one_is_refused_with_the_reason(capsys):
 
 def test_cnn_on_digits(capsys, tmp_path):
     argv = ["--seeds", "1", "--epochs", "1", "--losses", "ce,gce", "--n-jobs", "1"]
+    argv += ["--train-size", "300"]
     status, out, _ = _run(capsys, *argv, "--model", "cnn", "--out", str(tmp_path))
     assert status == 0 and "gce " in out
     payload = json.loads((tmp_path / "runs.json").read_text())
