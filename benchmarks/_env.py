@@ -26,7 +26,9 @@ def describe_run(extra_packages=(), device="cpu"):
     """Machine, date, commit and versions, as a flat dict of strings."""
     try:
         commit = _git("rev-parse", "--short", "HEAD")
-        if _git("status", "--porcelain", "--untracked-files=no"):
+        # results written by an earlier benchmark do not change what is run
+        code = ["--", ":(top)", ":(top,exclude)benchmarks/results"]
+        if _git("status", "--porcelain", "--untracked-files=no", *code):
             commit += " (with uncommitted changes)"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
