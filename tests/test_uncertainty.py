@@ -324,8 +324,14 @@ def test_difference_maps_each_model_through_labels():
 # Coverage: what the docstring claims, on synthetic data
 
 
+# 2 s each: one in the default suite, the others with the slow tests
 @pytest.mark.parametrize(
-    "metric, temperature", [("expected", 1.0), ("expected", 0.6), ("classwise", 0.8)]
+    "metric, temperature",
+    [
+        ("expected", 0.6),
+        pytest.param("expected", 1.0, marks=pytest.mark.slow),
+        pytest.param("classwise", 0.8, marks=pytest.mark.slow),
+    ],
 )
 def test_interval_covers_the_expected_error_at_this_sample_size(metric, temperature):
     target, spread = expected_error_at_size(metric, 300, temperature, 1000)
