@@ -239,6 +239,8 @@ def test_loss_settings_are_checked_without_building_the_loss(monkeypatch):
     parse_losses("short")[0].check(TrainingConfig(epochs=3))
     with pytest.raises(SpecError, match="at most 2 epochs"):
         parse_losses("short:2")[0].check(TrainingConfig(epochs=3))
+    with pytest.raises(SpecError, match="at most 2 epochs"):  # before building
+        parse_losses("short:2")[0].estimator_params(TrainingConfig(epochs=3))
     with pytest.raises(SpecError, match="--batch-size 2 or more"):
         parse_losses("gce")[0].check(TrainingConfig(batch_size=1))
     parse_losses("ce,gce:0")[1].check(TrainingConfig(batch_size=1))

@@ -113,7 +113,6 @@ def _check_gce(reg_weight, config):
 def _gce(reg_weight, config):
     from sklearn_gce.losses import GCELoss
 
-    _check_gce(reg_weight, config)
     return {"criterion": GCELoss, "reg_weight": reg_weight}
 
 
@@ -274,6 +273,7 @@ class LossSpec:
             When the loss cannot train with ``config`` (e.g. GCE with
             batches of one sample).
         """
+        self.check(config)
         return LOSSES[self.family].build(self.param, config)
 
 
